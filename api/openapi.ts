@@ -1,0 +1,116 @@
+import { z, type ZodType } from 'zod';
+import type { RouteDef } from './route';
+
+type Json = Record<string, unknown>;
+
+function jsonSchema(schema: ZodType, io: 'input' | 'output'): Json {
+  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
+  delete out.$schema;
+  return out;
+}
+
+const fastapiValidation = {
+  type: 'object',
+  properties: {
+    detail: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['loc', 'msg', 'type'],
+        properties: {
+          loc: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] } },
+          msg: { type: 'string' },
+          type: { type: 'string' },
+        },
+      },
+    },
+  },
+  required: ['detail'],
+};
+const fastapiError = { type: 'object', properties: { detail: { type: 'string' } }, required: ['detail'] };
+const straitError = { type: 'object', properties: { error: { type: 'string' }, request_id: { type: 'string' } }, required: ['error', 'request_id'] };
+
+const STANDARD_ERRORS: Record<number, string> = {
+  401: 'Missing or invalid API key',
+  404: 'Not found (or owned by another organization)',
+  413: 'Request body larger than 1 MiB',
+  422: 'Validation error',
+};
+
+/** The OpenAPI 3.1 document, built from the same route definitions that validate requests. */
+export function buildOpenApi(routes: RouteDef[], info: { title: string; version: string }): Json {
+  const paths: Record<string, Json> = {};
+  for (const r of routes) {
+    const strait = r.path.startsWith('/v1/');
+    const parameters: Json[] = [];
+    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
+      if (!schema) continue;
+      const js = jsonSchema(schema, 'input') as { properties?: Record<string, Json>; required?: string[] };
+      for (const [name, prop] of Object.entries(js.properties ?? {})) {
+        const { description, ...rest } = prop as Json;
+        parameters.push({
+          name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: rest,
+          ...(description ? { description } : {}),
+        });
+      }
+    }
+    const responses: Json = {};
+    for (const [status, resp] of Object.entries(r.responses)) {
+      responses[status] = {
+        description: resp.description,
+        ...(resp.sse
+          ? { content: { 'text/event-stream': { schema: { type: 'string' } } } }
+          : resp.schema
+            ? { content: { 'application/json': { schema: jsonSchema(resp.schema, 'output') } } }
+            : {}),
+      };
+    }
+    const errorCodes = [...(r.public ? [] : [401]), ...(r.params ? [strait ? 404 : 422] : []), ...(r.query || r.body ? [422] : []), ...(r.body ? [413] : [])];
+    for (const code of errorCodes) {
+      if (responses[code]) continue;
+      const schema = strait ? straitError : code === 422 ? fastapiValidation : fastapiError;
+      responses[code] = { description: STANDARD_ERRORS[code], content: { 'application/json': { schema } } };
+    }
+    for (const [code, resp] of Object.entries(responses)) {
+      const c = Number(code);
+      if (c >= 400 && !(resp as Json).content) {
+        (resp as Json).content = { 'application/json': { schema: strait ? straitError : fastapiError } };
+      }
+    }
+    const op: Json = {
+      operationId: r.operationId,
+      summary: r.summary,
+      tags: r.tags,
+      ...(r.description ? { description: r.description } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
+      responses,
+      ...(r.public ? { security: [] } : {}),
+    };
+    paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
+  }
+  return {
+    openapi: '3.1.0',
+    info,
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        cookieAuth: { type: 'apiKey', in: 'cookie', name: 'vai_token' },
+      },
+    },
+    security: [{ bearerAuth: [] }, { apiKeyHeader: [] }, { cookieAuth: [] }],
+  };
+}
+
+export const DOCS_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Tideway API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}
+.op{border:1px solid #ddd;border-radius:6px;margin:.5rem 0;padding:.5rem .8rem}.m{font-weight:bold;text-transform:uppercase;margin-right:.5rem}</style></head>
+<body><h1>Tideway API</h1><p>The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</p><div id="ops">Loading…</div>
+<script>
+fetch('/openapi.json').then(r=>r.json()).then(doc=>{const el=document.getElementById('ops');el.innerHTML='';
+for(const [p,ops] of Object.entries(doc.paths)){for(const [m,op] of Object.entries(ops)){const d=document.createElement('div');d.className='op';
+d.innerHTML='<span class="m"></span><code></code><div></div>';d.children[0].textContent=m;d.children[1].textContent=p;d.children[2].textContent=op.summary||'';el.appendChild(d);}}});
+</script></body></html>`;

@@ -1,0 +1,135 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z, type ZodType } from 'zod';
+import { HttpError, ValidationError, dialectOf, type FieldIssue } from './errors';
+import type { AuthContext } from './auth';
+
+/**
+ * Declarative routes: each states its params, query, body, auth and responses as schemas. The
+ * same schemas validate requests (in the surface's error dialect) and produce the OpenAPI document.
+ */
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface RouteResponse {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  auth: AuthContext;
+  ctx: Context;
+}
+
+export interface RouteDef<P = any, Q = any, B = any> {
+  method: Method;
+  /** OpenAPI-style path: /api/v1/action-runs/{run_id} */
+  path: string;
+  operationId: string;
+  summary: string;
+  tags: string[];
+  description?: string;
+  params?: z.ZodObject<any>;
+  query?: z.ZodObject<any>;
+  body?: ZodType;
+  /** Documented responses by status; `null` means an empty body. 'sse' marks an event stream. */
+  responses: Record<number, { description: string; schema?: ZodType | null; sse?: boolean }>;
+  public?: boolean;
+  handler: (input: RouteInput<P, Q, B>) => Promise<RouteResponse | void>;
+}
+
+export function route<P extends z.ZodObject<any>, Q extends z.ZodObject<any>, B extends ZodType>(
+  def: Omit<RouteDef, 'handler' | 'params' | 'query' | 'body'> & {
+    params?: P; query?: Q; body?: B;
+    handler: (input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<RouteResponse | void>;
+  },
+): RouteDef {
+  return def as RouteDef;
+}
+
+const TYPE_BY_FORMAT: Record<string, string> = { uuid: 'uuid_parsing', url: 'url_parsing', datetime: 'datetime_parsing' };
+
+/** Zod issues in FastAPI's shape: loc from the request part down to the field. */
+export function toFieldIssues(part: 'body' | 'query' | 'path' | 'header', error: z.ZodError, input: unknown): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const issue of error.issues) {
+    const loc = [part, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) out.push({ loc: [...loc, key], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' });
+        continue;
+      case 'invalid_type': {
+        const missing = valueAt(input, issue.path) === undefined;
+        out.push(missing
+          ? { loc, msg: 'Field required', type: 'missing' }
+          : { loc, msg: issue.message, type: `${issue.expected}_type` });
+        continue;
+      }
+      case 'invalid_format':
+        out.push({ loc, msg: issue.message, type: TYPE_BY_FORMAT[issue.format] ?? `${issue.format}_parsing` });
+        continue;
+      case 'invalid_value':
+        out.push({ loc, msg: issue.message, type: 'enum' });
+        continue;
+      case 'too_small':
+        out.push({ loc, msg: issue.message, type: issue.origin === 'string' ? 'string_too_short' : 'greater_than_equal' });
+        continue;
+      case 'too_big':
+        out.push({ loc, msg: issue.message, type: issue.origin === 'string' ? 'string_too_long' : 'less_than_equal' });
+        continue;
+      default:
+        out.push({ loc, msg: issue.message, type: issue.code === 'custom' ? 'value_error' : issue.code });
+    }
+  }
+  return out;
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let cur = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+export function parsePart<T extends ZodType>(schema: T, part: 'body' | 'query' | 'path', input: unknown): z.output<T> {
+  const res = schema.safeParse(input);
+  if (res.success) return res.data;
+  throw new ValidationError(toFieldIssues(part, res.error, input));
+}
+
+/** Koa's path syntax from the OpenAPI one. */
+const koaPath = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
+
+export function mount(router: Router, routes: RouteDef[], authenticate: (ctx: Context) => Promise<AuthContext>): void {
+  for (const def of routes) {
+    router[def.method](def.operationId, koaPath(def.path), async (ctx: Context) => {
+      ctx.state.route = def.path;
+      const auth = def.public ? (undefined as unknown as AuthContext) : await authenticate(ctx);
+      let params: unknown = {};
+      if (def.params) {
+        try {
+          params = parsePart(def.params, 'path', ctx.params);
+        } catch (err) {
+          // A malformed id on /v1 is simply not found (SEMANTICS §1).
+          if (err instanceof ValidationError && dialectOf(ctx.path) === 'strait') throw new HttpError(404, 'not found');
+          throw err;
+        }
+      }
+      const query = def.query ? parsePart(def.query, 'query', ctx.query) : {};
+      let body: unknown;
+      if (def.body) body = parsePart(def.body, 'body', ctx.state.body === undefined && !(def.body instanceof z.ZodObject) ? undefined : ctx.state.body ?? {});
+      const res = (await def.handler({ params, query, body, auth, ctx })) ?? {};
+      if (res.headers) for (const [k, v] of Object.entries(res.headers)) ctx.set(k, v);
+      if (ctx.respond === false || ctx.state.streaming) return;
+      const status = res.status ?? Number(Object.keys(def.responses)[0]);
+      ctx.status = status;
+      if (res.body !== undefined) ctx.body = res.body;
+      else if (status === 204) ctx.body = null;
+    });
+  }
+}

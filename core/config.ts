@@ -1,0 +1,58 @@
+import path from 'node:path';
+
+/** Everything Tideway reads from the environment, in one place (documented in the README). */
+export interface Config {
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  temporalAddress: string | undefined;
+  temporalNamespace: string;
+  temporalPort: number;
+  temporalUiPort: number;
+  taskQueue: string;
+  logLevel: string;
+  bootstrapApiKey: string | undefined;
+  runTokenSecret: string | undefined;
+  /** Heartbeat timeout of executor activities: how fast a lost worker is noticed. */
+  activityHeartbeatTimeoutSecs: number;
+  workerId: string;
+}
+
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.DATA_DIR || '.data');
+  return {
+    port: int('PORT', 8080),
+    dataDir,
+    databaseUrl: env.DATABASE_URL || undefined,
+    temporalAddress: env.TEMPORAL_ADDRESS || undefined,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    temporalPort: int('TEMPORAL_PORT', 7233),
+    temporalUiPort: int('TEMPORAL_UI_PORT', 8233),
+    taskQueue: env.TEMPORAL_TASK_QUEUE || 'tideway',
+    logLevel: env.LOG_LEVEL || 'info',
+    bootstrapApiKey: env.BOOTSTRAP_API_KEY || undefined,
+    runTokenSecret: env.RUN_TOKEN_SECRET || undefined,
+    activityHeartbeatTimeoutSecs: int('ACTIVITY_HEARTBEAT_TIMEOUT_SECS', 10),
+    workerId: env.WORKER_ID || `${require('node:os').hostname()}:${process.pid}`,
+  };
+}
+
+/** For processes that must be pointed at external services (npm run api / npm run worker). */
+export function requireExternal(config: Config): { databaseUrl: string; temporalAddress: string } {
+  const missing = [
+    !config.databaseUrl && 'DATABASE_URL',
+    !config.temporalAddress && 'TEMPORAL_ADDRESS',
+  ].filter(Boolean);
+  if (missing.length) {
+    throw new Error(`${missing.join(' and ')} must be set (use "npm start" for the embedded stack)`);
+  }
+  return { databaseUrl: config.databaseUrl!, temporalAddress: config.temporalAddress! };
+}

@@ -1,0 +1,68 @@
+/**
+ * Run kinds and their status machines. Every status change of every run goes through
+ * `assertTransition` (API services) or the SQL guard built from the same table (run store),
+ * so an illegal change is an error, never a silent overwrite.
+ */
+export type RunKind = 'action' | 'automation' | 'data_product' | 'job';
+
+export const ACTION_STATUSES = [
+  'pending', 'queued', 'running', 'waiting_approval', 'pausing', 'paused',
+  'cancelling', 'completed', 'failed', 'cancelled', 'rejected',
+] as const;
+export type ActionStatus = (typeof ACTION_STATUSES)[number];
+
+type Table<S extends string> = Record<S, readonly S[]>;
+
+const actionTransitions: Table<ActionStatus> = {
+  pending: ['queued', 'cancelled'],
+  queued: ['running', 'paused', 'cancelling', 'cancelled', 'failed'],
+  running: ['waiting_approval', 'pausing', 'completed', 'failed', 'cancelling', 'cancelled'],
+  waiting_approval: ['running', 'completed', 'rejected', 'failed', 'cancelling', 'cancelled'],
+  pausing: ['paused', 'completed', 'failed', 'cancelling', 'cancelled'],
+  paused: ['queued', 'cancelling', 'cancelled'],
+  cancelling: ['cancelled', 'completed', 'failed', 'rejected'],
+  completed: [],
+  failed: ['queued'],
+  cancelled: ['queued'],
+  rejected: [],
+};
+
+export const TERMINAL: Record<RunKind, readonly string[]> = {
+  action: ['completed', 'failed', 'cancelled', 'rejected'],
+  automation: ['completed', 'failed', 'cancelled'],
+  data_product: ['completed', 'failed', 'cancelled'],
+  job: ['completed', 'failed', 'timed_out', 'crashed', 'system_failed', 'canceled', 'expired', 'dead_letter'],
+};
+
+/** Children of a run may be of any kind: a status terminal for any kind means the run is done. */
+export const ALL_TERMINAL_STATUSES = [...new Set(Object.values(TERMINAL).flat())];
+
+const tables: Partial<Record<RunKind, Table<string>>> = { action: actionTransitions };
+
+export function isTerminal(kind: RunKind, status: string): boolean {
+  return TERMINAL[kind].includes(status);
+}
+
+/** The statuses a run of `kind` may move to `to` from. */
+export function allowedFrom(kind: RunKind, to: string): string[] {
+  const table = tables[kind];
+  if (!table) throw new Error(`no status machine for run kind ${kind}`);
+  return Object.entries(table)
+    .filter(([, targets]) => targets.includes(to))
+    .map(([from]) => from);
+}
+
+export function canTransition(kind: RunKind, from: string, to: string): boolean {
+  return tables[kind]?.[from]?.includes(to) ?? false;
+}
+
+export class IllegalTransitionError extends Error {
+  constructor(readonly kind: RunKind, readonly from: string, readonly to: string, verb?: string) {
+    super(`cannot ${verb ?? `move to ${to}`} run in status ${from}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+export function assertTransition(kind: RunKind, from: string, to: string, verb?: string): void {
+  if (!canTransition(kind, from, to)) throw new IllegalTransitionError(kind, from, to, verb);
+}

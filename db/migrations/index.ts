@@ -1,0 +1,6 @@
+import { Migration20261123000000_core } from './Migration20261123000000_core';
+
+/** Listed explicitly so migrations run the same under tsx, jest and a compiled build. */
+export const migrationsList = [
+  { name: 'Migration20261123000000_core', class: Migration20261123000000_core },
+];

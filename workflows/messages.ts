@@ -1,0 +1,26 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * Signals, updates and queries of run workflows, defined once and imported by the workflows and
+ * the API. Verbs that need a synchronous yes/no (approve only while waiting) are updates whose
+ * validators reject in the wrong state; the API maps a rejection to 409.
+ */
+export interface Decision {
+  approved: boolean;
+  by: string;
+  at: string;
+  reason?: string | null;
+}
+
+export const approveUpdate = defineUpdate<void, [{ by: string }]>('approve');
+export const rejectUpdate = defineUpdate<void, [{ by: string; reason?: string | null }]>('reject');
+export const pauseUpdate = defineUpdate<void, []>('pause');
+export const resumeUpdate = defineUpdate<void, []>('resume');
+export const statusQuery = defineQuery<string>('status');
+
+/** Concurrency by key: a lock workflow per key grants one slot at a time, first in, first out. */
+export const acquireSlotSignal = defineSignal<[{ runId: string }]>('acquireSlot');
+export const releaseSlotSignal = defineSignal<[{ runId: string }]>('releaseSlot');
+export const slotGrantedSignal = defineSignal<[{ key: string }]>('slotGranted');
+
+export const lockWorkflowId = (organizationId: string, key: string): string => `tideway-lock:${organizationId}:${key}`;
