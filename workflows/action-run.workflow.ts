@@ -44,6 +44,8 @@ const WORKER_LOSS_RETRIES = 3;
 export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown> {
   const { runId, plan } = input;
   let status = 'queued';
+  /** The last status written to the run row: handlers return once their effect is persisted. */
+  let persisted = 'queued';
   let decision: Decision | null = null;
   let pauseRequested = false;
   let resumeRequested = false;
@@ -51,9 +53,11 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
   const dedupeKey = () => `${workflowInfo().runId}:${seq++}`;
 
   const move = async (to: string, extra: Omit<Parameters<Activities['transitionRun']>[0], 'runId' | 'kind' | 'to'> = {}) => {
-    await store.transitionRun({ runId, kind: 'action', to, dedupeKey: dedupeKey(), ...extra });
+    // Handlers see the new status at once: a client that reads it from the row can act on it.
     status = to;
     upsertSearchAttributes([{ key: STATUS_KEY, value: to }]);
+    await store.transitionRun({ runId, kind: 'action', to, dedupeKey: dedupeKey(), ...extra });
+    persisted = to;
   };
 
   setHandler(statusQuery, () => status);
@@ -61,7 +65,7 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
     approveUpdate,
     async ({ by }) => {
       decision = { approved: true, by, at: new Date().toISOString() };
-      await condition(() => status !== 'waiting_approval');
+      await condition(() => persisted !== 'waiting_approval' && persisted === status);
     },
     { validator: (_args) => requireStatus(status, 'waiting_approval', 'approve') },
   );
@@ -69,7 +73,7 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
     rejectUpdate,
     async ({ by, reason }) => {
       decision = { approved: false, by, at: new Date().toISOString(), reason: reason ?? null };
-      await condition(() => status !== 'waiting_approval');
+      await condition(() => persisted !== 'waiting_approval' && persisted === status);
     },
     { validator: (_args) => requireStatus(status, 'waiting_approval', 'reject') },
   );
@@ -77,7 +81,7 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
     pauseUpdate,
     async () => {
       pauseRequested = true;
-      await condition(() => status === 'paused' || !['queued', 'running', 'pausing'].includes(status));
+      await condition(() => persisted === status && (status === 'paused' || !['queued', 'running', 'pausing'].includes(status)));
     },
     {
       validator: () => {
@@ -93,7 +97,7 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
     resumeUpdate,
     async () => {
       resumeRequested = true;
-      await condition(() => status !== 'paused');
+      await condition(() => persisted === status && status !== 'paused');
     },
     { validator: () => requireStatus(status, 'paused', 'resume') },
   );

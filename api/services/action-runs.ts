@@ -1,4 +1,6 @@
-import { WorkflowUpdateFailedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowUpdateFailedError, type WorkflowStartOptions,
+} from '@temporalio/client';
 import { newId } from '../../core/ids';
 import { cancelRunTree } from '../../core/cancel';
 import { isTerminal } from '../../core/run-status';
@@ -107,7 +109,7 @@ export class ActionRunService {
   private async startExecution(
     auth: AuthContext, run: RunRow, t: { to: string; verb: string; message: string; retry?: boolean },
   ): Promise<RunRow> {
-    const { store, temporal, config } = this.deps;
+    const { store, config } = this.deps;
     const started = await store.knex.transaction(async (trx) => {
       const updated = await store.transition(
         {
@@ -127,7 +129,7 @@ export class ActionRunService {
         retryCount: updated.retryCount,
         heartbeatTimeoutSecs: config.activityHeartbeatTimeoutSecs,
       };
-      await temporal.workflow.start('actionRunWorkflow', {
+      await this.startWorkflow(run.id, {
         workflowId: run.id,
         taskQueue: auth.taskQueue ?? config.taskQueue,
         args: [input],
@@ -145,6 +147,26 @@ export class ActionRunService {
     });
     this.deps.metrics.runsStarted.inc({ kind: 'action' });
     return started;
+  }
+
+  /**
+   * Starts the run's workflow. A retried run reuses its id: the previous execution persists its
+   * terminal status just before it closes, so give it a moment to finish closing.
+   */
+  private async startWorkflow(runId: string, options: WorkflowStartOptions): Promise<void> {
+    const { temporal } = this.deps;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await temporal.workflow.start('actionRunWorkflow', options);
+        return;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 50) throw err;
+        await Promise.race([
+          temporal.workflow.getHandle(runId).result().catch(() => undefined),
+          new Promise((r) => setTimeout(r, 100)),
+        ]);
+      }
+    }
   }
 
   async approve(auth: AuthContext, runId: string): Promise<RunRow> {
