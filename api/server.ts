@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, requireExternal } from '../core/config';
 import { createLogger } from '../core/logger';
 import { initOrm, migrate } from '../db/orm';
+import { bootstrapKeys } from '../db/tenancy';
 import { RunStore } from '../db/run-store';
 import { createApp } from './app';
 import { createMetrics } from './metrics';
@@ -15,6 +16,7 @@ async function main() {
   const orm = await initOrm({ databaseUrl, poolMax: 20 });
   if (!process.env.TIDEWAY_SKIP_MIGRATIONS) await migrate(orm);
   const knex = orm.em.getConnection().getKnex();
+  if (config.bootstrapApiKey) await bootstrapKeys(knex, config.bootstrapApiKey);
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const hub = new RunHub(databaseUrl, log);

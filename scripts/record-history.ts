@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+
+/**
+ * Records action-run workflow histories for the replay test, by driving scenarios through the
+ * API of a running stack (`npm start` with BOOTSTRAP_API_KEY, or DATA_DIR pointing at it).
+ * Run it after changing a workflow on purpose, and commit the new fixtures.
+ */
+const dataDir = path.resolve(process.env.DATA_DIR || '.data');
+const stack = JSON.parse(fs.readFileSync(path.join(dataDir, 'stack.json'), 'utf8'));
+const key = process.env.BOOTSTRAP_API_KEY ?? process.env.TIDEWAY_API_KEY;
+const out = path.resolve(__dirname, '../test/fixtures/histories');
+
+async function api(method: string, url: string, body?: unknown) {
+  const res = await fetch(stack.apiUrl + url, {
+    method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+  });
+  return res.json() as Promise<any>;
+}
+async function until(id: string, status: string) {
+  for (let i = 0; i < 300; i++) {
+    if ((await api('GET', `/api/v1/action-runs/${id}`)).status === status) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${id} never reached ${status}`);
+}
+async function run(kind: string, definition: unknown, extra: Record<string, unknown> = {}) {
+  const created = await api('POST', '/api/v1/action-runs', { kind, definition, ...extra });
+  await api('POST', `/api/v1/action-runs/${created.id}/execute`);
+  return created.id as string;
+}
+
+async function main() {
+  if (!key) throw new Error('set BOOTSTRAP_API_KEY (or TIDEWAY_API_KEY) to a key of the running stack');
+  const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: stack.namespace });
+  const scenarios: Record<string, () => Promise<string>> = {
+    // Concurrency slot, approval update, executor activity, completion.
+    'approved-branch-with-key': async () => {
+      const id = await run('conditional_branch', { expression: 'x * 2', input: { x: 21 }, requiresApproval: true }, { concurrencyKey: 'replay' });
+      await until(id, 'waiting_approval');
+      await api('POST', `/api/v1/action-runs/${id}/approve`);
+      await until(id, 'completed');
+      return id;
+    },
+    // Pause and resume while queued behind a key, then cancellation.
+    'paused-then-cancelled': async () => {
+      const holder = await run('approval_gate', {}, { concurrencyKey: 'replay-2' });
+      await until(holder, 'waiting_approval');
+      const id = await run('conditional_branch', { expression: 'true' }, { concurrencyKey: 'replay-2' });
+      await api('POST', `/api/v1/action-runs/${id}/pause`);
+      await api('POST', `/api/v1/action-runs/${id}/resume`);
+      await api('POST', `/api/v1/action-runs/${id}/cancel`);
+      await until(id, 'cancelled');
+      await api('POST', `/api/v1/action-runs/${holder}/reject`, { reason: 'done' });
+      return id;
+    },
+  };
+  fs.mkdirSync(out, { recursive: true });
+  for (const [name, scenario] of Object.entries(scenarios)) {
+    const id = await scenario();
+    await client.workflow.getHandle(id).result().catch(() => undefined);
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    fs.writeFileSync(path.join(out, `action-run.${name}.json`), historyToJSON(history));
+    console.log(`recorded ${name} (${history.events?.length} events)`);
+  }
+  await client.connection.close();
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
