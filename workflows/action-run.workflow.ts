@@ -33,6 +33,8 @@ const store = proxyActivities<Activities>({
   retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['IllegalTransition', 'RunNotFound'] },
 });
 
+const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled', 'rejected'];
+
 /** A worker lost mid-attempt is not the run's fault: re-dispatch this many times before failing. */
 const WORKER_LOSS_RETRIES = 3;
 
@@ -148,7 +150,8 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         await store.cancelChildRuns({ runId, reason: 'parent cancelled' });
-        await move('cancelled', { log: { message: 'cancelled' } });
+        // The run may have finished just before the cancellation arrived: it keeps that status.
+        if (!TERMINAL_STATUSES.includes(status)) await move('cancelled', { log: { message: 'cancelled' } });
       });
       throw err;
     }

@@ -106,7 +106,11 @@ export function actionRunRoutes(deps: ApiDeps): RouteDef[] {
     route({
       method: 'post', path: `/api/v1/action-runs/{run_id}/${name}`, operationId: `${name}ActionRun`, summary, description, tags,
       params: RunIdParams,
-      responses: { ...one, 409: { description: 'The run is in a status that does not allow this' } },
+      responses: {
+        ...one,
+        409: { description: 'The run is in a status that does not allow this' },
+        ...(name === 'approve' && { 403: { description: 'Self-approval is disabled for this run' } }),
+      } as RouteDef['responses'],
       handler: async ({ auth, params }) => ({ body: toActionRun(await svc[name](auth, params.run_id)) }),
     });
 
