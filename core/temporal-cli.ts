@@ -61,12 +61,7 @@ function tryPip(log: Log): string | null {
     timeout: 10 * 60_000,
   });
   if (res.status !== 0) return null;
-  const found = findFile(target, 'temporal');
-  if (!found || !works(found)) return null;
-  fs.mkdirSync(path.dirname(cacheBinary()), { recursive: true });
-  fs.copyFileSync(found, cacheBinary());
-  fs.chmodSync(cacheBinary(), 0o755);
-  return cacheBinary();
+  return cacheFound(findFile(target, 'temporal'));
 }
 
 async function trySdkDownload(log: Log): Promise<string | null> {
@@ -79,7 +74,11 @@ async function trySdkDownload(log: Log): Promise<string | null> {
   } catch {
     return null;
   }
-  const found = findFile(dir, 'temporal');
+  return cacheFound(findFile(dir, 'temporal'));
+}
+
+/** Copies a working binary found in a download into the cache. */
+function cacheFound(found: string | null): string | null {
   if (!found || !works(found)) return null;
   fs.mkdirSync(path.dirname(cacheBinary()), { recursive: true });
   fs.copyFileSync(found, cacheBinary());

@@ -45,3 +45,22 @@ describe('platform endpoints', () => {
     expect(res.body).toEqual({ detail: 'Not Found' });
   });
 });
+
+describe('API keys', () => {
+  it('creates a working key with npm run key:create, for another organization', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const org = `cli-${Date.now()}`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/key-create.ts', '--org', org], {
+      cwd: path.resolve(__dirname, '../..'), env: { ...process.env, DATABASE_URL: testStack().databaseUrl },
+    }).toString().trim();
+    expect(out).toMatch(/^tw_[\w-]{20,}$/);
+    const res = await client(out).get('/api/v1/action-runs');
+    expect(res.status).toBe(200);
+    expect(res.body.total).toBe(0);
+  });
+
+  it('honours the BOOTSTRAP_API_KEY the stack was started with', async () => {
+    expect((await client(testStack().apiKey).get('/api/v1/action-runs')).status).toBe(200);
+  });
+});
