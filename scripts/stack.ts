@@ -214,6 +214,22 @@ async function startTemporal(
   return { proc, address, uiUrl: `http://127.0.0.1:${opts.temporalUiPort}` };
 }
 
+/** Ready means a worker is polling the task queue, not just that its process exists. */
+async function waitForPoller(address: string, namespace: string, taskQueue: string, deadlineMs: number): Promise<void> {
+  const conn = await Connection.connect({ address });
+  try {
+    const started = Date.now();
+    while (Date.now() - started < deadlineMs) {
+      const res = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+      if ((res.pollers ?? []).length > 0) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no worker polled task queue ${taskQueue} within ${deadlineMs / 1000} s`);
+  } finally {
+    await conn.close();
+  }
+}
+
 async function waitForHttp(url: string, proc: ManagedProcess, deadlineMs: number): Promise<void> {
   const started = Date.now();
   let exited = false;
@@ -288,7 +304,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const api = spawnManaged('api', process.execPath, [...tsx, 'api/server.ts'], env, opts);
     stops.push(() => api.stop());
     const apiUrl = `http://127.0.0.1:${opts.apiPort}`;
-    await waitForHttp(`${apiUrl}/readyz`, api, 120_000);
+    await Promise.all([waitForHttp(`${apiUrl}/readyz`, api, 120_000), waitForPoller(temporal.address, namespace, taskQueue, 120_000)]);
 
     return {
       apiUrl,
