@@ -5,18 +5,24 @@ import { cancelRunTree } from '../core/cancel';
 import { RunNotFoundError, type LogInput, type RunStore, type TransitionInput } from '../db/run-store';
 import { acquireSlotSignal } from '../workflows/messages';
 import { runExecutor, type Http } from './executors';
+import { createAutomationActivities } from './automation';
+import type { AutomationStore } from '../db/automation-store';
 
 export interface ActivityDeps {
   store: RunStore;
+  automations: AutomationStore;
   client: Client;
   http: Http;
   workerId: string;
   taskQueue: string;
+  heartbeatTimeoutSecs: number;
 }
 
 /** Activities take their dependencies: tests and production build them the same way. */
-export function createActivities({ store, client, http, workerId, taskQueue }: ActivityDeps) {
+export function createActivities({ store, automations, client, http, workerId, taskQueue, heartbeatTimeoutSecs }: ActivityDeps) {
   return {
+    ...createAutomationActivities({ store, automations, client, defaultTaskQueue: taskQueue, heartbeatTimeoutSecs }),
+
     /** Persists a status change with its event and log line; idempotent by dedupe key. */
     async transitionRun(input: TransitionInput): Promise<{ status: string }> {
       try {

@@ -11,12 +11,16 @@ import { mount, type RouteDef } from './route';
 import { buildOpenApi, DOCS_HTML } from './openapi';
 import { actionRunRoutes } from './routes/action-runs';
 import { systemRoutes } from './routes/system';
+import { automationRoutes } from './routes/automations';
+import { automationRunRoutes } from './routes/automation-runs';
+import { AutomationService } from './services/automations';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function allRoutes(deps: ApiDeps): RouteDef[] {
-  return [...systemRoutes(deps), ...actionRunRoutes(deps)];
+  const automations = new AutomationService(deps);
+  return [...systemRoutes(deps), ...actionRunRoutes(deps), ...automationRoutes(deps, automations), ...automationRunRoutes(deps, automations)];
 }
 
 /** Reads a JSON body up to 1 MiB into ctx.state.body (undefined when empty). */

@@ -3,11 +3,9 @@ import type { Context } from 'koa';
 /** Each API surface speaks its own error dialect (SEMANTICS §1). */
 export type Dialect = 'fastapi' | 'strait';
 
-export interface FieldIssue {
-  loc: (string | number)[];
-  msg: string;
-  type: string;
-}
+import type { FieldIssue } from '../core/validation';
+
+export type { FieldIssue };
 
 /** An error with an HTTP status and a message safe to show to the client. */
 export class HttpError extends Error {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import jsonata from 'jsonata';
+import { toFieldIssues } from './validation';
 
 /** Every action kind of the reference; only the ones in AVAILABLE have an executor today. */
 export const ACTION_KINDS = [
@@ -62,12 +63,20 @@ export const conditionalBranchDefinition = z.strictObject({
   ...approvalFields,
 });
 
+export const callAutomationDefinition = z.strictObject({
+  automationId: z.uuid(),
+  input: z.unknown().optional(),
+  wait: z.boolean().default(true),
+  ...approvalFields,
+});
+
 export const DEFINITION_SCHEMAS = {
   http_request: httpRequestDefinition,
   fetch_page: fetchPageDefinition,
   agent_fetch_page: fetchPageDefinition,
   approval_gate: approvalGateDefinition,
   conditional_branch: conditionalBranchDefinition,
+  call_automation: callAutomationDefinition,
 } as const;
 
 export type AvailableKind = keyof typeof DEFINITION_SCHEMAS;
@@ -104,4 +113,21 @@ export function planAction(kind: AvailableKind, definition: Record<string, unkno
     retry,
     attemptTimeoutSeconds: (definition.timeoutSeconds as number | undefined) ?? 30,
   };
+}
+
+export interface DefinitionIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** Validates a definition against its kind; issue locations start at `kind` or `definition`. */
+export function parseDefinition(kind: string, definition: unknown):
+  { ok: true; value: Record<string, unknown> } | { ok: false; issues: DefinitionIssue[] } {
+  if (!isAvailableKind(kind)) {
+    return { ok: false, issues: [{ loc: ['kind'], msg: `action kind ${kind} is not available yet`, type: 'value_error' }] };
+  }
+  const res = DEFINITION_SCHEMAS[kind].safeParse(definition ?? {});
+  if (res.success) return { ok: true, value: res.data as Record<string, unknown> };
+  return { ok: false, issues: toFieldIssues(res.error, definition ?? {}).map((i) => ({ ...i, loc: ['definition', ...i.loc] })) };
 }

@@ -27,6 +27,19 @@ const actionTransitions: Table<ActionStatus> = {
   rejected: [],
 };
 
+export const AUTOMATION_STATUSES = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled'] as const;
+export type AutomationStatus = (typeof AUTOMATION_STATUSES)[number];
+
+/** Automation runs retry in place: any finished run may go back to pending. */
+const automationTransitions: Table<AutomationStatus> = {
+  pending: ['running', 'cancelled', 'failed'],
+  running: ['waiting', 'completed', 'failed', 'cancelled'],
+  waiting: ['running', 'completed', 'failed', 'cancelled'],
+  completed: ['pending'],
+  failed: ['pending'],
+  cancelled: ['pending'],
+};
+
 export const TERMINAL: Record<RunKind, readonly string[]> = {
   action: ['completed', 'failed', 'cancelled', 'rejected'],
   automation: ['completed', 'failed', 'cancelled'],
@@ -37,7 +50,7 @@ export const TERMINAL: Record<RunKind, readonly string[]> = {
 /** Children of a run may be of any kind: a status terminal for any kind means the run is done. */
 export const ALL_TERMINAL_STATUSES = [...new Set(Object.values(TERMINAL).flat())];
 
-const tables: Partial<Record<RunKind, Table<string>>> = { action: actionTransitions };
+const tables: Partial<Record<RunKind, Table<string>>> = { action: actionTransitions, automation: automationTransitions };
 
 export function isTerminal(kind: RunKind, status: string): boolean {
   return TERMINAL[kind].includes(status);

@@ -1,4 +1,4 @@
-import { Connection, Client } from '@temporalio/client';
+import { Connection, Client, WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions } from '@temporalio/client';
 
 /** Search attributes every run workflow sets, so operators can filter runs in the Temporal UI. */
 export const SEARCH_ATTRIBUTES = {
@@ -27,4 +27,23 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address });
   return new Client({ connection, namespace });
+}
+
+/**
+ * Starts a run's workflow. A run retried in place reuses its id: its previous execution persists
+ * the terminal status just before it closes, so give that execution a moment to finish closing.
+ */
+export async function startRunWorkflow(client: Client, workflowType: string, options: WorkflowStartOptions): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.workflow.start(workflowType, options);
+      return;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 50) throw err;
+      await Promise.race([
+        client.workflow.getHandle(options.workflowId).result().catch(() => undefined),
+        new Promise((r) => setTimeout(r, 100)),
+      ]);
+    }
+  }
 }

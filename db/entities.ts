@@ -73,7 +73,8 @@ export const ApiKeySchema = new EntitySchema<ApiKey>({
 });
 
 export interface RunRow {
-  id: string; kind: string; executor: string | null; targetId: string | null; organizationId: string;
+  id: string; kind: string; executor: string | null; targetId: string | null; targetVersionId: string | null;
+  targetVersion: number | null; triggerType: string | null; organizationId: string;
   projectId: string; createdBy: string | null; status: string; input: unknown; result: unknown; error: unknown;
   progress: unknown; attempt: number; maxAttempts: number; retryCount: number; interruptCount: number;
   parentId: string | null; rootId: string; depth: number; idempotencyKey: string | null;
@@ -99,6 +100,9 @@ export const RunSchema = new EntitySchema<RunRow>({
     kind: { type: 'text' },
     executor: { type: 'text', nullable: true },
     targetId: { type: 'uuid', nullable: true },
+    targetVersionId: { type: 'uuid', nullable: true },
+    targetVersion: { type: 'integer', nullable: true },
+    triggerType: { type: 'text', nullable: true },
     organizationId: { type: 'uuid' },
     projectId: { type: 'uuid' },
     createdBy: { type: 'uuid', nullable: true },

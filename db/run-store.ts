@@ -11,6 +11,9 @@ export interface NewRun {
   kind: RunKind;
   executor?: string | null;
   targetId?: string | null;
+  targetVersionId?: string | null;
+  targetVersion?: number | null;
+  triggerType?: string | null;
   organizationId: string;
   projectId: string;
   createdBy?: string | null;
@@ -91,8 +94,9 @@ export class RunStore {
       db,
       `insert into runs (id, kind, executor, target_id, organization_id, project_id, created_by, status, input,
          max_attempts, parent_id, root_id, depth, idempotency_key, concurrency_key, priority, tags, metadata,
-         trigger_method, trigger_source_type, trigger_source_id, batch_id, scheduled_at, expires_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?)
+         trigger_method, trigger_source_type, trigger_source_id, batch_id, scheduled_at, expires_at,
+         target_version_id, target_version, trigger_type)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (organization_id, kind, coalesce(executor, ''), idempotency_key) where idempotency_key is not null
        do nothing
        returning *`,
@@ -103,6 +107,7 @@ export class RunStore {
         run.priority ?? 0, JSON.stringify(run.tags ?? {}), JSON.stringify(run.metadata ?? {}),
         run.triggerMethod ?? 'api', run.triggerSourceType ?? 'api_key', run.triggerSourceId ?? null,
         run.batchId ?? null, run.scheduledAt ?? null, run.expiresAt ?? null,
+        run.targetVersionId ?? null, run.targetVersion ?? null, run.triggerType ?? null,
       ],
     );
     if (inserted) return { run: inserted, created: true };

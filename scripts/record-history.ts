@@ -56,13 +56,40 @@ async function main() {
       await api('POST', `/api/v1/action-runs/${holder}/reject`, { reason: 'done' });
       return id;
     },
+    // A DAG with a parallel pair, a template, an approval wait and a false branch.
+    'automation-dag': async () => {
+      const automation = await api('POST', '/api/v1/automations', {
+        name: 'replay', steps: [
+          { key: 'a', kind: 'conditional_branch', definition: { expression: '2' } },
+          { key: 'b', kind: 'conditional_branch', definition: { expression: 'x', input: { x: '{{steps.a.result.value}}' } }, dependsOn: ['a'] },
+          { key: 'gate', kind: 'approval_gate', definition: {}, dependsOn: ['a'] },
+          { key: 'no', kind: 'conditional_branch', definition: { expression: 'false' }, dependsOn: ['b', 'gate'] },
+          { key: 'skipped', kind: 'conditional_branch', definition: { expression: '1' }, dependsOn: ['no'] },
+        ],
+      });
+      const run = await api('POST', `/api/v1/automations/${automation.id}/runs`, {});
+      for (let i = 0; i < 300; i++) {
+        const steps = await api('GET', `/api/v1/automation-runs/${run.id}/steps`);
+        const gate = steps.steps.find((s: any) => s.key === 'gate');
+        if (gate.status === 'waiting') {
+          await api('POST', `/api/v1/action-runs/${gate.actionRunId}/approve`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (let i = 0; i < 300 && (await api('GET', `/api/v1/automation-runs/${run.id}`)).status !== 'completed'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return run.id as string;
+    },
   };
   fs.mkdirSync(out, { recursive: true });
   for (const [name, scenario] of Object.entries(scenarios)) {
     const id = await scenario();
     await client.workflow.getHandle(id).result().catch(() => undefined);
     const history = await client.workflow.getHandle(id).fetchHistory();
-    fs.writeFileSync(path.join(out, `action-run.${name}.json`), historyToJSON(history));
+    const file = name.startsWith('automation') ? `${name}.json` : `action-run.${name}.json`;
+    fs.writeFileSync(path.join(out, file), historyToJSON(history));
     console.log(`recorded ${name} (${history.events?.length} events)`);
   }
   await client.connection.close();

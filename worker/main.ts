@@ -7,6 +7,7 @@ import { createLogger } from '../core/logger';
 import { ensureSearchAttributes } from '../core/temporal';
 import { initOrm, migrate } from '../db/orm';
 import { RunStore } from '../db/run-store';
+import { AutomationStore } from '../db/automation-store';
 import { createActivities } from '../activities';
 
 /**
@@ -36,7 +37,10 @@ async function main() {
     ...(bundlePath && fs.existsSync(bundlePath)
       ? { workflowBundle: { codePath: bundlePath } }
       : { workflowsPath: path.resolve(__dirname, '../workflows') }),
-    activities: createActivities({ store, client, http: { fetch }, workerId: config.workerId, taskQueue: config.taskQueue }),
+    activities: createActivities({
+      store, automations: new AutomationStore(store.knex), client, http: { fetch }, workerId: config.workerId,
+      taskQueue: config.taskQueue, heartbeatTimeoutSecs: config.activityHeartbeatTimeoutSecs,
+    }),
     shutdownGraceTime: '10 seconds',
   });
   log.info({ taskQueue: config.taskQueue, workerId: config.workerId }, 'worker started');

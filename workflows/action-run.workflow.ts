@@ -1,13 +1,14 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, TimeoutFailure, condition, isCancellation,
-  proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, ParentClosePolicy,
+  TimeoutFailure, condition, executeChild, getExternalWorkflowHandle, isCancellation, proxyActivities, setHandler,
+  startChild, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ActionPlan } from '../core/action-kinds';
-import { STATUS_KEY } from './search-attributes';
+import { STATUS_KEY, runSearchAttributes } from './search-attributes';
 import { useConcurrencySlot } from './concurrency';
 import {
-  approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, statusQuery, type Decision,
+  approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, statusQuery, stepWaitingSignal, type Decision,
 } from './messages';
 
 export interface ActionRunInput {
@@ -20,6 +21,8 @@ export interface ActionRunInput {
   /** retryCount when this execution started: log lines carry attempt = retryCount + 1. */
   retryCount: number;
   heartbeatTimeoutSecs: number;
+  /** Set when the run is a step of an automation run, which it tells about approval waits. */
+  parent?: { workflowId: string; stepKey: string } | null;
 }
 
 export interface RunError {
@@ -55,11 +58,17 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
   const dedupeKey = () => `${workflowInfo().runId}:${seq++}`;
 
   const move = async (to: string, extra: Omit<Parameters<Activities['transitionRun']>[0], 'runId' | 'kind' | 'to'> = {}) => {
+    const previous = status;
     // Handlers see the new status at once: a client that reads it from the row can act on it.
     status = to;
     upsertSearchAttributes([{ key: STATUS_KEY, value: to }]);
     await store.transitionRun({ runId, kind: 'action', to, dedupeKey: dedupeKey(), ...extra });
     persisted = to;
+    if (input.parent && (to === 'waiting_approval' || previous === 'waiting_approval')) {
+      await getExternalWorkflowHandle(input.parent.workflowId)
+        .signal(stepWaitingSignal, { stepKey: input.parent.stepKey, waiting: to === 'waiting_approval' })
+        .catch(() => undefined);
+    }
   };
 
   setHandler(statusQuery, () => status);
@@ -143,7 +152,7 @@ export async function actionRunWorkflow(input: ActionRunInput): Promise<unknown>
       await move('running', { log: { message: `approved by ${d.by}` } });
     }
 
-    const result = await executeWithWorkerLossRetry(input);
+    const result = plan.executor === 'call_automation' ? await callAutomation(input) : await executeWithWorkerLossRetry(input);
     await move('completed', { patch: { result } });
     return result;
   } catch (err) {
@@ -184,6 +193,40 @@ async function executeWithWorkerLossRetry(input: ActionRunInput): Promise<unknow
       await store.appendRunLogs({ runId: input.runId, logs: [{ level: 'warn', event: 'worker_lost', message: 'worker lost during the attempt; dispatching again', dedupeKey: `${workflowInfo().runId}:lost:${lost}` }] });
     }
   }
+}
+
+/**
+ * `call_automation`: starts an automation run as a child workflow; with `wait` (the default) the
+ * action run waits for it and returns its result, else it returns the new run's id at once.
+ */
+async function callAutomation(input: ActionRunInput): Promise<unknown> {
+  const def = input.definition as { automationId: string; input?: unknown; wait?: boolean };
+  const wait = def.wait !== false;
+  const prepared = await store.prepareCalledAutomation({ actionRunId: input.runId, automationId: def.automationId, input: def.input ?? null });
+  const options = {
+    workflowId: prepared.automationRunId,
+    taskQueue: prepared.input.taskQueue,
+    args: [prepared.input] as [typeof prepared.input],
+    typedSearchAttributes: runSearchAttributes('automation', prepared.organizationId, prepared.projectId, 'pending'),
+  };
+  if (!wait) {
+    await startChild('automationRunWorkflow', { ...options, parentClosePolicy: ParentClosePolicy.ABANDON });
+    return { automationRunId: prepared.automationRunId };
+  }
+  try {
+    await executeChild('automationRunWorkflow', {
+      ...options,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+  }
+  const outcome = await store.automationRunOutcome({ automationRunId: prepared.automationRunId });
+  if (outcome.status !== 'completed') {
+    throw ApplicationFailure.nonRetryable(`automation run ${outcome.status}`, 'automation_failed', { automationRunId: prepared.automationRunId, status: outcome.status, error: outcome.error });
+  }
+  return { automationRunId: prepared.automationRunId, status: outcome.status, result: outcome.result };
 }
 
 function requireStatus(status: string, wanted: string, verb: string): void {

@@ -1,2 +1,4 @@
 export { actionRunWorkflow } from './action-run.workflow';
+export { automationRunWorkflow } from './automation-run.workflow';
+export { automationScheduleWorkflow } from './automation-schedule.workflow';
 export { concurrencyLockWorkflow } from './concurrency-lock.workflow';

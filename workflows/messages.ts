@@ -24,3 +24,6 @@ export const releaseSlotSignal = defineSignal<[{ runId: string }]>('releaseSlot'
 export const slotGrantedSignal = defineSignal<[{ key: string }]>('slotGranted');
 
 export const lockWorkflowId = (organizationId: string, key: string): string => `tideway-lock:${organizationId}:${key}`;
+
+/** A step's action run tells its automation run when it starts or stops waiting for approval. */
+export const stepWaitingSignal = defineSignal<[{ stepKey: string; waiting: boolean }]>('stepWaiting');

@@ -1,19 +1,17 @@
-import {
-  WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowUpdateFailedError, type WorkflowStartOptions,
-} from '@temporalio/client';
+import { WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { startRunWorkflow } from '../../core/temporal';
 import { newId } from '../../core/ids';
 import { cancelRunTree } from '../../core/cancel';
 import { isTerminal } from '../../core/run-status';
-import { DEFINITION_SCHEMAS, isAvailableKind, planAction, type AvailableKind } from '../../core/action-kinds';
+import { parseDefinition, planAction, type AvailableKind } from '../../core/action-kinds';
 import type { RunRow } from '../../db/entities';
 import { rows, one } from '../../db/sql';
 import type { ActionRunInput } from '../../workflows/action-run.workflow';
 import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate } from '../../workflows/messages';
-import { EXECUTOR_KEY, ORGANIZATION_KEY, PROJECT_KEY, RUN_KIND_KEY, STATUS_KEY } from '../../workflows/search-attributes';
+import { runSearchAttributes } from '../../workflows/search-attributes';
 import type { AuthContext } from '../auth';
 import type { ApiDeps } from '../deps';
 import { HttpError, ValidationError, conflict, notFound } from '../errors';
-import { toFieldIssues } from '../route';
 
 export interface CreateActionRun {
   kind: string;
@@ -47,21 +45,19 @@ export class ActionRunService {
   }
 
   validateDefinition(kind: string, definition: unknown): Record<string, unknown> {
-    if (!isAvailableKind(kind)) {
-      throw new ValidationError([{ loc: ['body', 'kind'], msg: `action kind ${kind} is not available yet`, type: 'value_error' }]);
-    }
-    const schema = DEFINITION_SCHEMAS[kind as AvailableKind];
-    const res = schema.safeParse(definition ?? {});
-    if (!res.success) {
-      const issues = toFieldIssues('body', res.error, definition ?? {});
-      for (const i of issues) i.loc.splice(1, 0, 'definition');
-      throw new ValidationError(issues);
-    }
-    return res.data as Record<string, unknown>;
+    const parsed = parseDefinition(kind, definition);
+    if (!parsed.ok) throw new ValidationError(parsed.issues.map((i) => ({ ...i, loc: ['body', ...i.loc] })));
+    return parsed.value;
   }
 
   async create(auth: AuthContext, body: CreateActionRun): Promise<{ run: RunRow; created: boolean }> {
     const definition = this.validateDefinition(body.kind, body.definition);
+    if (body.kind === 'call_automation') {
+      const target = await one<{ organizationId: string }>(this.deps.knex, 'select organization_id from automations where id = ?', [definition.automationId]);
+      if (target?.organizationId !== auth.organizationId) {
+        throw new ValidationError([{ loc: ['body', 'definition', 'automationId'], msg: 'automation not found', type: 'value_error' }]);
+      }
+    }
     let parent: RunRow | null = null;
     if (body.parentActionRunId) {
       parent = await this.deps.store.get(body.parentActionRunId);
@@ -129,44 +125,18 @@ export class ActionRunService {
         retryCount: updated.retryCount,
         heartbeatTimeoutSecs: config.activityHeartbeatTimeoutSecs,
       };
-      await this.startWorkflow(run.id, {
+      await startRunWorkflow(this.deps.temporal, 'actionRunWorkflow', {
         workflowId: run.id,
         taskQueue: auth.taskQueue ?? config.taskQueue,
         args: [input],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: [
-          { key: RUN_KIND_KEY, value: 'action' },
-          { key: PROJECT_KEY, value: run.projectId },
-          { key: ORGANIZATION_KEY, value: run.organizationId },
-          { key: STATUS_KEY, value: t.to },
-          { key: EXECUTOR_KEY, value: run.executor! },
-        ],
+        typedSearchAttributes: runSearchAttributes('action', run.organizationId, run.projectId, t.to, run.executor!),
         staticSummary: `action run · ${run.executor}`,
       });
       return updated;
     });
     this.deps.metrics.runsStarted.inc({ kind: 'action' });
     return started;
-  }
-
-  /**
-   * Starts the run's workflow. A retried run reuses its id: the previous execution persists its
-   * terminal status just before it closes, so give it a moment to finish closing.
-   */
-  private async startWorkflow(runId: string, options: WorkflowStartOptions): Promise<void> {
-    const { temporal } = this.deps;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await temporal.workflow.start('actionRunWorkflow', options);
-        return;
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 50) throw err;
-        await Promise.race([
-          temporal.workflow.getHandle(runId).result().catch(() => undefined),
-          new Promise((r) => setTimeout(r, 100)),
-        ]);
-      }
-    }
   }
 
   async approve(auth: AuthContext, runId: string): Promise<RunRow> {

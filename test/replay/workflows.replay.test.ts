@@ -4,8 +4,9 @@ import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 
 /**
- * Recorded histories of the action-run workflow must replay on the current code: a
- * non-deterministic change fails here before it ships. Re-record with `npm run history:record`.
+ * Recorded histories of every run workflow must replay on the current code: a
+ * non-deterministic change fails here before it ships. Histories of older code (`*.v1.json`) stay, so
+ * runs started before a deploy still replay after it. Record new ones with `npm run history:record`.
  */
 const dir = path.resolve(__dirname, '../fixtures/histories');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
