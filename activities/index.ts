@@ -7,6 +7,8 @@ import { acquireSlotSignal } from '../workflows/messages';
 import { runExecutor, type Http } from './executors';
 import { createAutomationActivities } from './automation';
 import type { AutomationStore } from '../db/automation-store';
+import type { JobStore } from '../db/job-store';
+import { createJobActivities } from './job';
 
 export interface ActivityDeps {
   store: RunStore;
@@ -16,11 +18,14 @@ export interface ActivityDeps {
   workerId: string;
   taskQueue: string;
   heartbeatTimeoutSecs: number;
+  jobs: JobStore;
+  runTokenSecret: string | undefined;
 }
 
 /** Activities take their dependencies: tests and production build them the same way. */
-export function createActivities({ store, automations, client, http, workerId, taskQueue, heartbeatTimeoutSecs }: ActivityDeps) {
+export function createActivities({ store, automations, jobs, client, http, workerId, taskQueue, heartbeatTimeoutSecs, runTokenSecret }: ActivityDeps) {
   return {
+    ...createJobActivities({ store, jobs, runTokenSecret, workerId }),
     ...createAutomationActivities({ store, automations, client, defaultTaskQueue: taskQueue, heartbeatTimeoutSecs }),
 
     /** Persists a status change with its event and log line; idempotent by dedupe key. */
@@ -76,13 +81,13 @@ export function createActivities({ store, automations, client, http, workerId, t
     },
 
     /** Asks the key's lock workflow for a slot, starting it if it is not running. */
-    async requestConcurrencySlot({ lockId, key, runId }: { lockId: string; key: string; runId: string }): Promise<void> {
+    async requestConcurrencySlot({ lockId, key, runId, priority, limit }: { lockId: string; key: string; runId: string; priority?: number; limit?: number }): Promise<void> {
       await client.workflow.signalWithStart('concurrencyLockWorkflow', {
         workflowId: lockId,
         taskQueue,
-        args: [{ key, holder: null, waiters: [] }],
+        args: [{ key, holders: [], waiters: [], limit: limit ?? 1 }],
         signal: acquireSlotSignal,
-        signalArgs: [{ runId }],
+        signalArgs: [{ runId, ...(priority !== undefined && { priority }), ...(limit !== undefined && { limit }) }],
       });
     },
 

@@ -14,13 +14,21 @@ import { systemRoutes } from './routes/system';
 import { automationRoutes } from './routes/automations';
 import { automationRunRoutes } from './routes/automation-runs';
 import { AutomationService } from './services/automations';
+import { JobRunService } from './services/job-runs';
+import { jobRoutes } from './routes/jobs';
+import { jobRunRoutes } from './routes/job-runs';
+import { sdkRoutes } from './routes/sdk';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function allRoutes(deps: ApiDeps): RouteDef[] {
   const automations = new AutomationService(deps);
-  return [...systemRoutes(deps), ...actionRunRoutes(deps), ...automationRoutes(deps, automations), ...automationRunRoutes(deps, automations)];
+  const jobRuns = new JobRunService(deps);
+  return [
+    ...systemRoutes(deps), ...actionRunRoutes(deps), ...automationRoutes(deps, automations), ...automationRunRoutes(deps, automations),
+    ...jobRoutes(deps, jobRuns), ...jobRunRoutes(deps, jobRuns), ...sdkRoutes(deps, jobRuns),
+  ];
 }
 
 /** Reads a JSON body up to 1 MiB into ctx.state.body (undefined when empty). */

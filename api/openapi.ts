@@ -31,7 +31,8 @@ const fastapiError = { type: 'object', properties: { detail: { type: 'string' } 
 const straitError = { type: 'object', properties: { error: { type: 'string' }, request_id: { type: 'string' } }, required: ['error', 'request_id'] };
 
 const STANDARD_ERRORS: Record<number, string> = {
-  401: 'Missing or invalid API key',
+  401: 'Missing or invalid API key (or run token)',
+  410: 'The run is already finished',
   404: 'Not found (or owned by another organization)',
   413: 'Request body larger than 1 MiB',
   422: 'Validation error',
@@ -65,7 +66,7 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
             : {}),
       };
     }
-    const errorCodes = [...(r.public ? [] : [401]), ...(r.params ? [strait ? 404 : 422] : []), ...(r.query || r.body ? [422] : []), ...(r.body ? [413] : [])];
+    const errorCodes = [...(r.public ? [] : [401]), ...(r.runToken ? [410] : []), ...(r.params ? [strait ? 404 : 422] : []), ...(r.query || r.body ? [422] : []), ...(r.body ? [413] : [])];
     for (const code of errorCodes) {
       if (responses[code]) continue;
       const schema = strait ? straitError : code === 422 ? fastapiValidation : fastapiError;
@@ -85,7 +86,7 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
       ...(parameters.length ? { parameters } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
       responses,
-      ...(r.public ? { security: [] } : {}),
+      ...(r.public ? { security: [] } : r.runToken ? { security: [{ runToken: [] }] } : {}),
     };
     paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
   }
@@ -98,6 +99,7 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         cookieAuth: { type: 'apiKey', in: 'cookie', name: 'vai_token' },
+        runToken: { type: 'apiKey', in: 'header', name: 'X-Run-Token', description: 'The run token a dispatch carried (also accepted as a bearer token)' },
       },
     },
     security: [{ bearerAuth: [] }, { apiKeyHeader: [] }, { cookieAuth: [] }],

@@ -39,6 +39,8 @@ export interface RouteDef<P = any, Q = any, B = any> {
   /** Documented responses by status; `null` means an empty body. 'sse' marks an event stream. */
   responses: Record<number, { description: string; schema?: ZodType | null; sse?: boolean }>;
   public?: boolean;
+  /** Authenticated by a run token (the callback API) instead of an API key. */
+  runToken?: boolean;
   handler: (input: RouteInput<P, Q, B>) => Promise<RouteResponse | void>;
 }
 
@@ -69,7 +71,7 @@ export function mount(router: Router, routes: RouteDef[], authenticate: (ctx: Co
   for (const def of routes) {
     router[def.method](def.operationId, koaPath(def.path), async (ctx: Context) => {
       ctx.state.route = def.path;
-      const auth = def.public ? (undefined as unknown as AuthContext) : await authenticate(ctx);
+      const auth = def.public || def.runToken ? (undefined as unknown as AuthContext) : await authenticate(ctx);
       let params: unknown = {};
       if (def.params) {
         try {

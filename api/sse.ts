@@ -9,6 +9,8 @@ export interface SseSource<T extends { id: string }> {
   fetch(after: string | null, limit: number): Promise<T[]>;
   event(row: T): string;
   data(row: T): unknown;
+  /** Entries left out of this stream (the cursor still moves past them). */
+  include?(row: T): boolean;
   /** True for the entry after which the stream closes (the run's terminal event). */
   isEnd(row: T): boolean;
   /** Whether the run is already over, for a client that resumes past its terminal event. */
@@ -59,8 +61,9 @@ export function streamSse<T extends { id: string }>(ctx: Context, hub: RunHub, s
     for (;;) {
       const rows = await source.fetch(cursor, PAGE);
       for (const row of rows) {
-        out.write(`id: ${row.id}\nevent: ${source.event(row)}\ndata: ${JSON.stringify(source.data(row))}\n\n`);
         cursor = row.id;
+        if (source.include && !source.include(row)) continue;
+        out.write(`id: ${row.id}\nevent: ${source.event(row)}\ndata: ${JSON.stringify(source.data(row))}\n\n`);
         if (source.isEnd(row)) return true;
       }
       if (rows.length < PAGE) return false;

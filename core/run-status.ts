@@ -40,6 +40,29 @@ const automationTransitions: Table<AutomationStatus> = {
   cancelled: ['pending'],
 };
 
+export const JOB_STATUSES = [
+  'delayed', 'queued', 'dequeued', 'executing', 'waiting', 'paused', 'completed', 'failed', 'timed_out', 'crashed',
+  'system_failed', 'canceled', 'expired', 'dead_letter',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+const jobTransitions: Table<JobStatus> = {
+  delayed: ['queued', 'waiting', 'expired', 'canceled', 'delayed', 'system_failed'],
+  waiting: ['queued', 'executing', 'expired', 'canceled', 'system_failed', 'failed'],
+  queued: ['dequeued', 'delayed', 'expired', 'canceled', 'paused', 'system_failed'],
+  dequeued: ['executing', 'queued', 'canceled', 'system_failed'],
+  executing: ['completed', 'queued', 'dead_letter', 'timed_out', 'failed', 'crashed', 'system_failed', 'waiting', 'paused', 'canceled', 'executing'],
+  paused: ['queued', 'executing', 'canceled'],
+  completed: [],
+  failed: [],
+  timed_out: [],
+  crashed: [],
+  system_failed: [],
+  canceled: [],
+  expired: [],
+  dead_letter: ['queued'],
+};
+
 export const TERMINAL: Record<RunKind, readonly string[]> = {
   action: ['completed', 'failed', 'cancelled', 'rejected'],
   automation: ['completed', 'failed', 'cancelled'],
@@ -50,7 +73,7 @@ export const TERMINAL: Record<RunKind, readonly string[]> = {
 /** Children of a run may be of any kind: a status terminal for any kind means the run is done. */
 export const ALL_TERMINAL_STATUSES = [...new Set(Object.values(TERMINAL).flat())];
 
-const tables: Partial<Record<RunKind, Table<string>>> = { action: actionTransitions, automation: automationTransitions };
+const tables: Partial<Record<RunKind, Table<string>>> = { action: actionTransitions, automation: automationTransitions, job: jobTransitions };
 
 export function isTerminal(kind: RunKind, status: string): boolean {
   return TERMINAL[kind].includes(status);

@@ -82,6 +82,7 @@ export interface RunRow {
   triggerMethod: string; triggerSourceType: string; triggerSourceId: string | null; batchId: string | null;
   scheduledAt: Date | null; expiresAt: Date | null; nextRetryAt: Date | null; heartbeatAt: Date | null;
   workflowRunId: string | null; createdAt: Date; updatedAt: Date; startedAt: Date | null; completedAt: Date | null;
+  debugMode: boolean; continuationOf: string | null; lineageDepth: number; executionTrace: unknown; machinePreset: string | null;
 }
 export interface RunEventRow { id: string; runId: string; type: string; level: string; data: unknown; dedupeKey: string | null; createdAt: Date }
 export interface RunLogRow {
@@ -126,6 +127,11 @@ export const RunSchema = new EntitySchema<RunRow>({
     scheduledAt: ts(), expiresAt: ts(), nextRetryAt: ts(), heartbeatAt: ts(),
     workflowRunId: { type: 'text', nullable: true },
     createdAt: ts(false), updatedAt: ts(false), startedAt: ts(), completedAt: ts(),
+    debugMode: { type: 'boolean' },
+    continuationOf: { type: 'uuid', nullable: true },
+    lineageDepth: { type: 'integer' },
+    executionTrace: json(),
+    machinePreset: { type: 'text', nullable: true },
   },
 });
 

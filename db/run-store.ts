@@ -45,8 +45,9 @@ export interface RunPatch {
   retryCountIncrement?: boolean;
   interruptCountIncrement?: boolean;
   workflowRunId?: string | null;
-  heartbeatAt?: Date | null;
-  nextRetryAt?: Date | null;
+  heartbeatAt?: Date | string | null;
+  nextRetryAt?: Date | string | null;
+  executionTrace?: unknown;
 }
 
 export interface LogInput {
@@ -162,15 +163,15 @@ export class RunStore {
       if (p.nextRetryAt !== undefined) set('next_retry_at', p.nextRetryAt);
       if (p.retryCountIncrement) sets.push('retry_count = retry_count + 1');
       if (p.interruptCountIncrement) sets.push('interrupt_count = interrupt_count + 1');
-      if (input.to === 'running') sets.push('started_at = coalesce(started_at, now())');
+      if (input.to === 'running' || input.to === 'executing') sets.push('started_at = coalesce(started_at, now())');
       if (isTerminal(input.kind, input.to)) sets.push('completed_at = now()');
       else if (isTerminal(input.kind, from)) sets.push('completed_at = null', 'started_at = null');
 
       const updated = await one<RunRow>(trx, `update runs set ${sets.join(', ')} where id = ? returning *`, [...vals, input.runId]);
       const data = { from, to: input.to, terminal: isTerminal(input.kind, input.to), ...input.eventData };
       await trx.raw(
-        `insert into run_events (run_id, type, level, data, dedupe_key) values (?, 'status', 'info', ?::jsonb, ?)`,
-        [input.runId, JSON.stringify(data), input.dedupeKey ?? null],
+        `insert into run_events (run_id, type, level, data, dedupe_key, message) values (?, 'status', 'info', ?::jsonb, ?, ?)`,
+        [input.runId, JSON.stringify(data), input.dedupeKey ?? null, input.log?.message ?? `status ${from} → ${input.to}`],
       );
       const log = input.log ?? {};
       await this.insertLog(trx, input.runId, {
@@ -189,6 +190,7 @@ export class RunStore {
     if (patch.progress !== undefined) { sets.push('progress = ?::jsonb'); vals.push(jsonb(patch.progress)); }
     if (patch.heartbeatAt !== undefined) { sets.push('heartbeat_at = ?'); vals.push(patch.heartbeatAt); }
     if (patch.attempt !== undefined) { sets.push('attempt = ?'); vals.push(patch.attempt); }
+    if (patch.executionTrace !== undefined) { sets.push('execution_trace = ?::jsonb'); vals.push(jsonb(patch.executionTrace)); }
     if (patch.retryCountIncrement) sets.push('retry_count = retry_count + 1');
     await this.knex.raw(`update runs set ${sets.join(', ')} where id = ?`, [...vals, runId] as Knex.RawBinding[]);
   }
@@ -212,12 +214,12 @@ export class RunStore {
     });
   }
 
-  async appendEvent(runId: string, type: string, data: Record<string, unknown>, dedupeKey?: string, level = 'info'): Promise<void> {
+  async appendEvent(runId: string, type: string, data: Record<string, unknown>, dedupeKey?: string, level = 'info', message?: string): Promise<void> {
     await this.knex.transaction(async (trx) => {
       await lockRun(trx, runId);
       await trx.raw(
-        `insert into run_events (run_id, type, level, data, dedupe_key) values (?, ?, ?, ?::jsonb, ?) on conflict do nothing`,
-        [runId, type, level, JSON.stringify(data), dedupeKey ?? null],
+        `insert into run_events (run_id, type, level, data, dedupe_key, message) values (?, ?, ?, ?::jsonb, ?, ?) on conflict do nothing`,
+        [runId, type, level, JSON.stringify(data), dedupeKey ?? null, message ?? null],
       );
       await trx.raw('select pg_notify(?, ?)', [RUN_CHANNEL, runId]);
     });

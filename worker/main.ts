@@ -8,6 +8,7 @@ import { ensureSearchAttributes } from '../core/temporal';
 import { initOrm, migrate } from '../db/orm';
 import { RunStore } from '../db/run-store';
 import { AutomationStore } from '../db/automation-store';
+import { JobStore } from '../db/job-store';
 import { createActivities } from '../activities';
 
 /**
@@ -40,6 +41,7 @@ async function main() {
     activities: createActivities({
       store, automations: new AutomationStore(store.knex), client, http: { fetch }, workerId: config.workerId,
       taskQueue: config.taskQueue, heartbeatTimeoutSecs: config.activityHeartbeatTimeoutSecs,
+      jobs: new JobStore(store.knex), runTokenSecret: config.runTokenSecret,
     }),
     shutdownGraceTime: '10 seconds',
   });

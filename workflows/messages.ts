@@ -19,11 +19,30 @@ export const resumeUpdate = defineUpdate<void, []>('resume');
 export const statusQuery = defineQuery<string>('status');
 
 /** Concurrency by key: a lock workflow per key grants one slot at a time, first in, first out. */
-export const acquireSlotSignal = defineSignal<[{ runId: string }]>('acquireSlot');
+export const acquireSlotSignal = defineSignal<[{ runId: string; priority?: number; limit?: number }]>('acquireSlot');
 export const releaseSlotSignal = defineSignal<[{ runId: string }]>('releaseSlot');
 export const slotGrantedSignal = defineSignal<[{ key: string }]>('slotGranted');
 
 export const lockWorkflowId = (organizationId: string, key: string): string => `tideway-lock:${organizationId}:${key}`;
+export const jobSlotsWorkflowId = (jobId: string): string => `tideway-job-slots:${jobId}`;
 
 /** A step's action run tells its automation run when it starts or stops waiting for approval. */
 export const stepWaitingSignal = defineSignal<[{ stepKey: string; waiting: boolean }]>('stepWaiting');
+
+// --- job runs ---
+export interface JobCompletion {
+  outcome: 'completed' | 'failed';
+  result?: unknown;
+  error?: string;
+  attempt: number;
+}
+/** The callback API reports an async result (`complete` / `fail`); rejected when not executing. */
+export const completeJobUpdate = defineUpdate<void, [JobCompletion]>('completeJob');
+export const pauseJobUpdate = defineUpdate<void, []>('pauseJob');
+export const resumeJobUpdate = defineUpdate<void, []>('resumeJob');
+export const restartJobUpdate = defineUpdate<void, [{ machinePreset: string | null }]>('restartJob');
+export const rescheduleJobUpdate = defineUpdate<void, [{ scheduledAt: string }]>('rescheduleJob');
+/** spawn with await_completion: the parent waits for this child. */
+export const awaitChildUpdate = defineUpdate<void, [{ childRunId: string }]>('awaitChild');
+export const childFinishedSignal = defineSignal<[{ childRunId: string; status: string }]>('childFinished');
+export const debugModeSignal = defineSignal<[{ debugMode: boolean }]>('debugMode');
