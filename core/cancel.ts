@@ -18,14 +18,15 @@ function cancelTarget(run: RunRow): 'cancelled' | 'cancelling' {
  * goes `cancelling` and its workflow is cancelled, which ends it `cancelled` and cascades further.
  */
 export async function cancelRun({ store, client }: CancelDeps, run: RunRow, reason: string): Promise<RunRow> {
-  if (run.kind === 'automation') {
-    // Automation runs have no `cancelling` status: the workflow records `cancelled` itself.
+  if (run.kind !== 'action') {
+    // Automation and job runs have no `cancelling` status: the workflow records the cancellation itself.
     try {
       await client.workflow.getHandle(run.id).cancel();
       return run;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      return store.transition({ runId: run.id, kind: 'automation', to: 'cancelled', verb: 'cancel', log: { message: `cancelled: ${reason}` } });
+      const to = run.kind === 'job' ? 'canceled' : 'cancelled';
+      return store.transition({ runId: run.id, kind: run.kind as RunKind, to, verb: 'cancel', log: { message: `${to}: ${reason}` } });
     }
   }
   const to = cancelTarget(run);

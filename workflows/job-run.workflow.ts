@@ -3,7 +3,7 @@ import {
   proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { useConcurrencySlot } from './concurrency';
+import { useConcurrencySlots } from './concurrency';
 import {
   awaitChildUpdate, childFinishedSignal, completeJobUpdate, debugModeSignal, jobSlotsWorkflowId, pauseJobUpdate,
   rescheduleJobUpdate, restartJobUpdate, resumeJobUpdate, statusQuery, type JobCompletion,
@@ -127,9 +127,10 @@ export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
   const untilExpiry = () => (expiresAt === null ? undefined : Math.max(0, expiresAt - Date.now()));
   const expired = () => expiresAt !== null && Date.now() >= expiresAt;
 
-  const jobSlot = useConcurrencySlot(input.organizationId, job.maxConcurrency ? input.jobId : null, runId,
-    { lockId: jobSlotsWorkflowId(input.jobId), priority: input.priority, limit: job.maxConcurrency ?? 1 });
-  const keySlot = useConcurrencySlot(input.organizationId, input.concurrencyKey, runId, { priority: input.priority });
+  const [jobSlot, keySlot] = useConcurrencySlots(runId, [
+    { organizationId: input.organizationId, key: job.maxConcurrency ? input.jobId : null, lockId: jobSlotsWorkflowId(input.jobId), priority: input.priority, limit: job.maxConcurrency ?? 1 },
+    { organizationId: input.organizationId, key: input.concurrencyKey, priority: input.priority },
+  ]);
   const releaseSlots = async () => {
     await keySlot.release();
     await jobSlot.release();
