@@ -9,6 +9,7 @@ import { createAutomationActivities } from './automation';
 import type { AutomationStore } from '../db/automation-store';
 import type { JobStore } from '../db/job-store';
 import { createJobActivities } from './job';
+import { createHousekeepingActivities } from './housekeeping';
 
 export interface ActivityDeps {
   store: RunStore;
@@ -20,11 +21,15 @@ export interface ActivityDeps {
   heartbeatTimeoutSecs: number;
   jobs: JobStore;
   runTokenSecret: string | undefined;
+  retentionDays: number;
+  reconcileAfterSecs: number;
 }
 
 /** Activities take their dependencies: tests and production build them the same way. */
-export function createActivities({ store, automations, jobs, client, http, workerId, taskQueue, heartbeatTimeoutSecs, runTokenSecret }: ActivityDeps) {
+export function createActivities(deps: ActivityDeps) {
+  const { store, automations, jobs, client, http, workerId, taskQueue, heartbeatTimeoutSecs, runTokenSecret } = deps;
   return {
+    ...createHousekeepingActivities({ store, client, retentionDays: deps.retentionDays, reconcileAfterSecs: deps.reconcileAfterSecs }),
     ...createJobActivities({ store, jobs, runTokenSecret, workerId }),
     ...createAutomationActivities({ store, automations, client, defaultTaskQueue: taskQueue, heartbeatTimeoutSecs }),
 

@@ -16,6 +16,12 @@ export interface Config {
   /** Heartbeat timeout of executor activities: how fast a lost worker is noticed. */
   activityHeartbeatTimeoutSecs: number;
   workerId: string;
+  /** Terminal runs older than this are deleted by housekeeping. */
+  runRetentionDays: number;
+  /** How often the housekeeping schedule runs (retention and reconciliation). */
+  housekeepingIntervalSecs: number;
+  /** How long a run row and its workflow must disagree before the reconciler repairs them. */
+  reconcileAfterSecs: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -42,6 +48,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runTokenSecret: env.RUN_TOKEN_SECRET || undefined,
     activityHeartbeatTimeoutSecs: int('ACTIVITY_HEARTBEAT_TIMEOUT_SECS', 10),
     workerId: env.WORKER_ID || `${require('node:os').hostname()}:${process.pid}`,
+    runRetentionDays: int('RUN_RETENTION_DAYS', 30),
+    housekeepingIntervalSecs: int('HOUSEKEEPING_INTERVAL_SECS', 300),
+    reconcileAfterSecs: int('RECONCILE_AFTER_SECS', 120),
   };
 }
 

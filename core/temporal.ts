@@ -1,4 +1,6 @@
-import { Connection, Client, WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions } from '@temporalio/client';
+import {
+  Connection, Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions,
+} from '@temporalio/client';
 
 /** Search attributes every run workflow sets, so operators can filter runs in the Temporal UI. */
 export const SEARCH_ATTRIBUTES = {
@@ -45,5 +47,19 @@ export async function startRunWorkflow(client: Client, workflowType: string, opt
         new Promise((r) => setTimeout(r, 100)),
       ]);
     }
+  }
+}
+
+/** The housekeeping schedule (retention and reconciliation); created once by whichever worker starts first. */
+export async function ensureHousekeepingSchedule(client: Client, taskQueue: string, intervalSecs: number): Promise<void> {
+  try {
+    await client.schedule.create({
+      scheduleId: 'tideway-housekeeping',
+      spec: { intervals: [{ every: `${intervalSecs} seconds` }] },
+      action: { type: 'startWorkflow', workflowType: 'housekeepingWorkflow', taskQueue, args: [] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
 }

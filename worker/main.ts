@@ -4,7 +4,7 @@ import { NativeConnection, Worker, Runtime, makeTelemetryFilterString } from '@t
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, requireExternal } from '../core/config';
 import { createLogger } from '../core/logger';
-import { ensureSearchAttributes } from '../core/temporal';
+import { ensureHousekeepingSchedule, ensureSearchAttributes } from '../core/temporal';
 import { initOrm, migrate } from '../db/orm';
 import { RunStore } from '../db/run-store';
 import { AutomationStore } from '../db/automation-store';
@@ -42,9 +42,11 @@ async function main() {
       store, automations: new AutomationStore(store.knex), client, http: { fetch }, workerId: config.workerId,
       taskQueue: config.taskQueue, heartbeatTimeoutSecs: config.activityHeartbeatTimeoutSecs,
       jobs: new JobStore(store.knex), runTokenSecret: config.runTokenSecret,
+      retentionDays: config.runRetentionDays, reconcileAfterSecs: config.reconcileAfterSecs,
     }),
     shutdownGraceTime: '10 seconds',
   });
+  await ensureHousekeepingSchedule(client, config.taskQueue, config.housekeepingIntervalSecs);
   log.info({ taskQueue: config.taskQueue, workerId: config.workerId }, 'worker started');
 
   const stop = () => worker.shutdown();

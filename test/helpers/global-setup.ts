@@ -20,6 +20,7 @@ export default async function globalSetup(): Promise<void> {
     TEMPORAL_UI_PORT: String(temporalUiPort),
     BOOTSTRAP_API_KEY: apiKey,
     ACTIVITY_HEARTBEAT_TIMEOUT_SECS: '3',
+    RECONCILE_AFTER_SECS: '3',
     LOG_LEVEL: 'warn',
   };
   delete env.DATABASE_URL;

@@ -159,3 +159,9 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   child.kill(signal);
   await exited;
 }
+
+/** Direct SQL on the stack's database, for tests that stage what the API cannot (old rows, lost workflows). */
+export async function sql(text: string, bindings: unknown[] = []): Promise<any[]> {
+  const knex = (await db()).em.getConnection().getKnex();
+  return (await knex.raw(text, bindings as never)).rows;
+}
