@@ -82,13 +82,39 @@ async function main() {
       }
       return run.id as string;
     },
+    // A job run: a retryable failure, then an async (202) attempt finished through the callback API.
+    'job-retry-then-callback': async () => {
+      const http = await import('node:http');
+      let calls = 0;
+      let token = '';
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          calls++;
+          token = String(req.headers['x-run-token']);
+          res.writeHead(calls === 1 ? 503 : 202);
+          res.end();
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      const job = await api('POST', '/v1/jobs', { name: 'replay', slug: `replay-${Date.now()}`, endpoint_url: `http://127.0.0.1:${port}/`, retry_initial_delay_secs: 0.1 });
+      const run = await api('POST', `/v1/jobs/${job.id}/trigger`, { payload: { n: 1 } });
+      for (let i = 0; i < 300 && calls < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 300 && (await api('GET', `/v1/runs/${run.id}`)).status !== 'executing'; i++) await new Promise((r) => setTimeout(r, 100));
+      await fetch(`${stack.apiUrl}/v1/sdk/runs/${run.id}/complete`, { method: 'POST', headers: { 'x-run-token': token, 'content-type': 'application/json' }, body: JSON.stringify({ result: { ok: true } }) });
+      for (let i = 0; i < 300 && (await api('GET', `/v1/runs/${run.id}`)).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 100));
+      server.close();
+      return run.id as string;
+    },
   };
   fs.mkdirSync(out, { recursive: true });
-  for (const [name, scenario] of Object.entries(scenarios)) {
+  const only = process.argv.slice(2);
+  for (const [name, scenario] of Object.entries(scenarios).filter(([n]) => only.length === 0 || only.includes(n))) {
     const id = await scenario();
     await client.workflow.getHandle(id).result().catch(() => undefined);
     const history = await client.workflow.getHandle(id).fetchHistory();
-    const file = name.startsWith('automation') ? `${name}.json` : `action-run.${name}.json`;
+    const file = name.startsWith('automation') || name.startsWith('job') ? `${name}.json` : `action-run.${name}.json`;
     fs.writeFileSync(path.join(out, file), historyToJSON(history));
     console.log(`recorded ${name} (${history.events?.length} events)`);
   }

@@ -1,6 +1,6 @@
 import {
   ActivityFailure, CancellationScope, TimeoutFailure, condition, getExternalWorkflowHandle, isCancellation,
-  proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { useConcurrencySlots } from './concurrency';
@@ -39,8 +39,10 @@ export interface JobRunInput {
   parentRunId: string | null;
 }
 
-const acts = proxyActivities<Activities>({
+// Status writes and checks are short database calls: local activities skip the server round trips.
+const acts = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['IllegalTransition', 'RunNotFound'] },
 });
 
