@@ -2,6 +2,7 @@ import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import getRawBody from 'raw-body';
 import { newId } from '../core/ids';
+import { findUnstorable, hasUnstorableText } from '../core/json-safety';
 import { IllegalTransitionError } from '../core/run-status';
 import { RunNotFoundError } from '../db/run-store';
 import type { ApiDeps } from './deps';
@@ -33,6 +34,13 @@ export function allRoutes(deps: ApiDeps): RouteDef[] {
 
 /** Reads a JSON body up to 1 MiB into ctx.state.body (undefined when empty). */
 async function jsonBody(ctx: Context, next: Next) {
+  for (const [name, value] of Object.entries(ctx.query)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === 'string' && hasUnstorableText(v)) {
+        throw new ValidationError([{ loc: ['query', name], msg: 'text may not contain NUL characters or unpaired surrogates', type: 'string_unicode' }]);
+      }
+    }
+  }
   if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method) && ctx.req.headers['content-length'] !== '0') {
     let raw: string;
     try {
@@ -49,6 +57,8 @@ async function jsonBody(ctx: Context, next: Next) {
         if (dialectOf(ctx.path) === 'strait') throw new HttpError(400, 'malformed JSON body');
         throw new ValidationError([{ loc: ['body', 0], msg: `JSON decode error: ${(err as Error).message}`, type: 'json_invalid' }]);
       }
+      const bad = findUnstorable(ctx.state.body);
+      if (bad) throw new ValidationError([{ loc: ['body', ...bad], msg: 'text may not contain NUL characters or unpaired surrogates', type: 'string_unicode' }]);
     }
   }
   await next();
@@ -84,6 +94,11 @@ export function createApp(deps: ApiDeps): Koa {
         deps.log.info({ reqId: ctx.state.requestId, method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
       }
     }
+  });
+  // Koa reports stream errors here; a client leaving an SSE stream is normal, not an error.
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+    deps.log.warn({ err: err.message }, 'response stream error');
   });
   app.use(jsonBody);
   app.use(router.routes());

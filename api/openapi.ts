@@ -30,12 +30,21 @@ const fastapiValidation = {
 const fastapiError = { type: 'object', properties: { detail: { type: 'string' } }, required: ['detail'] };
 const straitError = { type: 'object', properties: { error: { type: 'string' }, request_id: { type: 'string' } }, required: ['error', 'request_id'] };
 
+/** One Server-Sent Event: `data` is a JSON document, `id` the resume cursor. */
+const SSE_EVENT = {
+  type: 'object',
+  properties: { id: { type: 'string' }, event: { type: 'string' }, data: { type: 'string' }, retry: { type: 'integer' } },
+};
+
 const STANDARD_ERRORS: Record<number, string> = {
   401: 'Missing or invalid API key (or run token)',
   410: 'The run is already finished',
   404: 'Not found (or owned by another organization)',
   413: 'Request body larger than 1 MiB',
   422: 'Validation error',
+  400: 'Malformed request',
+  409: 'The resource is in a state that does not allow this',
+  503: 'A dependency (Postgres or Temporal) is unavailable; retry after Retry-After seconds',
 };
 
 /** The OpenAPI 3.1 document, built from the same route definitions that validate requests. */
@@ -60,13 +69,18 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
       responses[status] = {
         description: resp.description,
         ...(resp.sse
-          ? { content: { 'text/event-stream': { schema: { type: 'string' } } } }
+          ? { content: { 'text/event-stream': { schema: SSE_EVENT } } }
           : resp.schema
-            ? { content: { 'application/json': { schema: jsonSchema(resp.schema, 'output') } } }
+            ? { content: { [resp.contentType ?? 'application/json']: { schema: jsonSchema(resp.schema, 'output') } } }
             : {}),
       };
     }
-    const errorCodes = [...(r.public ? [] : [401]), ...(r.runToken ? [410] : []), ...(r.params ? [strait ? 404 : 422] : []), ...(r.query || r.body ? [422] : []), ...(r.body ? [413] : [])];
+    const write = r.method !== 'get';
+    const errorCodes = [
+      ...(r.public ? [] : [401]), ...(r.runToken ? [410] : []), ...(r.params || r.query?.shape.project_id ? [404] : []),
+      ...(r.query || r.body || (r.params && !strait) ? [422] : []), ...(r.body ? [413] : []),
+      ...(strait && (r.body || r.query) ? [400] : []), ...(write && !r.public ? [409] : []), 503,
+    ];
     for (const code of errorCodes) {
       if (responses[code]) continue;
       const schema = strait ? straitError : code === 422 ? fastapiValidation : fastapiError;

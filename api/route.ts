@@ -37,7 +37,7 @@ export interface RouteDef<P = any, Q = any, B = any> {
   query?: z.ZodObject<any>;
   body?: ZodType;
   /** Documented responses by status; `null` means an empty body. 'sse' marks an event stream. */
-  responses: Record<number, { description: string; schema?: ZodType | null; sse?: boolean }>;
+  responses: Record<number, { description: string; schema?: ZodType | null; sse?: boolean; contentType?: string }>;
   public?: boolean;
   /** Authenticated by a run token (the callback API) instead of an API key. */
   runToken?: boolean;

@@ -18,6 +18,12 @@ export interface SseSource<T extends { id: string }> {
 }
 
 export const PING_INTERVAL_MS = 15_000;
+const EVENT_ID = /^\d{1,18}$/;
+/** The cursor a stream resumes from: Last-Event-ID (a reconnecting EventSource), else `?after=`. */
+export function resumeCursor(ctx: Context, after: string | undefined): string | null {
+  const last = ctx.get('last-event-id');
+  return EVENT_ID.test(last) ? last : (after ?? null);
+}
 const PAGE = 500;
 
 /**

@@ -59,3 +59,14 @@ export async function cancelRunTree(deps: CancelDeps, runId: string, reason: str
     }
   }
 }
+
+/**
+ * Cancels a started run of a kind whose workflow records the cancellation (automation, job) and
+ * waits a little for it, so the caller can answer with the final status; then its descendants.
+ */
+export async function cancelRunAndWait(deps: CancelDeps, run: RunRow, reason: string, waitMs = 10_000): Promise<void> {
+  await cancelRun(deps, run, reason);
+  const done = deps.client.workflow.getHandle(run.id).result().catch(() => undefined);
+  await Promise.race([done, new Promise((r) => setTimeout(r, waitMs))]);
+  await cancelRunTree(deps, run.id, reason, { includeRoot: false });
+}

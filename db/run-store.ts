@@ -125,6 +125,12 @@ export class RunStore {
     return one<RunRow>(db, 'select * from runs where id = ?', [runId]);
   }
 
+  /** Whether the run is over (or gone): streams use it to close. */
+  async isFinished(runId: string, kind: RunKind): Promise<boolean> {
+    const run = await this.get(runId);
+    return !run || isTerminal(kind, run.status);
+  }
+
   async require(runId: string, db: Db = this.knex): Promise<RunRow> {
     const run = await this.get(runId, db);
     if (!run) throw new RunNotFoundError(runId);

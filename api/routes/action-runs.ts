@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { ACTION_KINDS } from '../../core/action-kinds';
-import { ACTION_STATUSES, isTerminal } from '../../core/run-status';
+import { ACTION_STATUSES } from '../../core/run-status';
 import type { RunLogRow, RunRow } from '../../db/entities';
 import type { ApiDeps } from '../deps';
 import { route, type RouteDef } from '../route';
 import { ActionRunService } from '../services/action-runs';
-import { streamSse } from '../sse';
+import { resumeCursor, streamSse } from '../sse';
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 const nullable = <T extends z.ZodType>(t: T) => t.nullable();
@@ -33,7 +33,7 @@ export const ActionRunSchema = z.object({
   triggerSourceId: nullable(z.string()),
   triggerSourceType: z.string(),
   updatedAt: z.iso.datetime(),
-}).meta({ id: 'ActionRun' });
+});
 
 const UserRef = z.object({ id: z.string(), firstName: nullable(z.string()), lastName: nullable(z.string()), profilePictureUrl: nullable(z.string()) });
 
@@ -212,8 +212,7 @@ export function actionRunRoutes(deps: ApiDeps): RouteDef[] {
       responses: { 200: { description: 'An event stream of log entries', sse: true } },
       handler: async ({ auth, params, query, ctx }) => {
         await svc.get(auth, params.run_id);
-        const lastEventId = ctx.get('last-event-id');
-        const after = /^\d{1,18}$/.test(lastEventId) ? lastEventId : (query.after ?? null);
+        const after = resumeCursor(ctx, query.after);
         streamSse<RunLogRow>(ctx, deps.hub, {
           runId: params.run_id,
           after,
@@ -221,10 +220,7 @@ export function actionRunRoutes(deps: ApiDeps): RouteDef[] {
           event: (l) => l.event,
           data: toLogEntry,
           isEnd: (l) => l.event === 'status' && (l.data as { terminal?: boolean } | null)?.terminal === true,
-          isFinished: async () => {
-            const run = await deps.store.get(params.run_id);
-            return !run || isTerminal('action', run.status);
-          },
+          isFinished: () => deps.store.isFinished(params.run_id, 'action'),
         });
       },
     }),

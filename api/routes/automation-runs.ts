@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { AUTOMATION_STATUSES, isTerminal } from '../../core/run-status';
+import { AUTOMATION_STATUSES } from '../../core/run-status';
 import type { RunStepRow } from '../../db/automation-store';
 import type { RunEventRow, RunRow } from '../../db/entities';
 import type { ApiDeps } from '../deps';
 import { route, type RouteDef } from '../route';
 import { AutomationService } from '../services/automations';
-import { streamSse } from '../sse';
+import { resumeCursor, streamSse } from '../sse';
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 const seconds = (start: Date | null, end: Date | null) =>
@@ -91,18 +91,14 @@ export function automationRunRoutes(deps: ApiDeps, svc = new AutomationService(d
       responses: { 200: { description: 'An event stream', sse: true } },
       handler: async ({ auth, params, query, ctx }) => {
         await svc.getRun(auth, params.run_id);
-        const lastEventId = ctx.get('last-event-id');
         streamSse<RunEventRow>(ctx, deps.hub, {
           runId: params.run_id,
-          after: /^\d{1,18}$/.test(lastEventId) ? lastEventId : (query.after ?? null),
+          after: resumeCursor(ctx, query.after),
           fetch: (a, limit) => deps.store.eventsAfter(params.run_id, a, limit),
           event: eventName,
           data: (e) => ({ id: String(e.id), type: eventName(e), runId: e.runId, occurredAt: iso(e.createdAt), ...(e.data as object) }),
           isEnd: (e) => e.type === 'status' && (e.data as { terminal?: boolean }).terminal === true,
-          isFinished: async () => {
-            const run = await deps.store.get(params.run_id);
-            return !run || isTerminal('automation', run.status);
-          },
+          isFinished: () => deps.store.isFinished(params.run_id, 'automation'),
         });
       },
     }),

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { JOB_STATUSES, isTerminal } from '../../core/run-status';
+import { JOB_STATUSES } from '../../core/run-status';
 import type { RunEventRow, RunRow } from '../../db/entities';
 import { rows } from '../../db/sql';
 import type { ApiDeps } from '../deps';
 import { HttpError } from '../errors';
 import { route, type RouteDef } from '../route';
 import { JobRunService, REPLAYABLE } from '../services/job-runs';
-import { streamSse } from '../sse';
-import { JobRunSchema, iso, listQuery, page, toJobRun } from './job-shapes';
+import { resumeCursor, streamSse } from '../sse';
+import { JobRunSchema, instant, iso, listQuery, page, toJobRun } from './job-shapes';
 
 const tags = ['Job runs'];
 const RunParams = z.object({ runID: z.uuid() });
@@ -55,16 +55,15 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
     responses: { 200: { description: 'An event stream', sse: true } },
     handler: async ({ auth, params, query, ctx }) => {
       await svc.run(auth, params.runID);
-      const last = ctx.get('last-event-id');
       streamSse<RunEventRow>(ctx, deps.hub, {
         runId: params.runID,
-        after: /^\d{1,18}$/.test(last) ? last : (query.after ?? null),
+        after: resumeCursor(ctx, query.after),
         fetch: (a, limit) => deps.store.eventsAfter(params.runID, a, limit),
         include: filter,
         event: name,
         data: toEvent,
         isEnd: (e) => e.type === 'status' && (e.data as { terminal?: boolean }).terminal === true,
-        isFinished: async () => { const r = await deps.store.get(params.runID); return !r || isTerminal('job', r.status); },
+        isFinished: () => deps.store.isFinished(params.runID, 'job'),
       });
     },
   });
@@ -273,7 +272,7 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
     route({
       method: 'post', path: '/v1/runs/{runID}/reschedule', operationId: 'rescheduleRun', summary: 'Reschedule a run', tags, params: RunParams,
       description: 'Only while delayed or queued and not started.',
-      body: z.object({ scheduled_at: z.iso.datetime({ offset: true }), payload: z.unknown().optional() }),
+      body: z.object({ scheduled_at: instant(), payload: z.unknown().optional() }),
       responses: { 200: { description: 'The run', schema: JobRunSchema }, 409: { description: 'Already started' } },
       handler: async ({ auth, params, body }) => ({ body: toJobRun(await svc.reschedule(auth, await svc.run(auth, params.runID), body.scheduled_at, body.payload)) }),
     }),

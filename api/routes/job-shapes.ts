@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isSaneInstant } from '../../core/json-safety';
 import { JOB_STATUSES } from '../../core/run-status';
 import type { RunRow } from '../../db/entities';
 import type { JobRow, RunWithCursor } from '../../db/job-store';
@@ -71,9 +72,12 @@ export function page<T extends { cursor: string }, U>(ctxUrl: URL, items: T[], l
   return { body: pageItems.map(map), headers };
 }
 
+/** An ISO-8601 date-time both Postgres and JavaScript represent exactly. */
+export const instant = () => z.iso.datetime({ offset: true }).refine(isSaneInstant, 'must be a date-time between 1970 and 9999 with an offset within ±14:00');
+
 export const listQuery = {
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.iso.datetime({ offset: true }).optional().describe('created_at of the last row of the previous page (X-Next-Cursor)'),
+  cursor: instant().optional().describe('created_at of the last row of the previous page (X-Next-Cursor)'),
 };
 
 export type RunsPage = RunWithCursor[];

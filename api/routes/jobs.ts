@@ -4,7 +4,7 @@ import type { ApiDeps } from '../deps';
 import { HttpError, conflict, notFound } from '../errors';
 import { route, type RouteDef } from '../route';
 import { JobRunService, type TriggerBody } from '../services/job-runs';
-import { JobSchema, iso, listQuery, page, toJob } from './job-shapes';
+import { JobSchema, instant, iso, listQuery, page, toJob } from './job-shapes';
 
 const tags = ['Jobs'];
 const JobIdParams = z.object({ jobID: z.uuid() });
@@ -31,7 +31,7 @@ const TriggerSchema = z.object({
   payload: z.unknown().optional(),
   tags: stringMap.optional(),
   metadata: stringMap.optional(),
-  scheduled_at: z.iso.datetime({ offset: true }).nullable().optional(),
+  scheduled_at: instant().nullable().optional(),
   priority: z.int().min(0).max(10).default(0),
   ttl_secs: z.int().min(1).max(30 * 86_400).nullable().optional(),
   concurrency_key: z.string().min(1).max(255).nullable().optional(),

@@ -36,7 +36,7 @@ export function systemRoutes(deps: ApiDeps): RouteDef[] {
     }),
     route({
       method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics', tags, public: true,
-      responses: { 200: { description: 'Prometheus text format', schema: z.string() } },
+      responses: { 200: { description: 'Prometheus text format', schema: z.string(), contentType: 'text/plain' } },
       handler: async ({ ctx }) => {
         const counts = await rows<{ kind: string; status: string; n: string }>(
           deps.knex, 'select kind, status, count(*) as n from runs where status = any(?) group by kind, status', [ALL_TERMINAL_STATUSES],

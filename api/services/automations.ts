@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { ACTION_KINDS } from '../../core/action-kinds';
 import { parseDefinition } from '../../core/action-kinds';
 import {
@@ -7,7 +7,7 @@ import {
 import { RetryPlanError, planRetry, validateDag, type RetryMode } from '../../core/dag';
 import { isTerminal } from '../../core/run-status';
 import { referencedSteps } from '../../core/templates';
-import { cancelRunTree } from '../../core/cancel';
+import { cancelRunAndWait } from '../../core/cancel';
 import { AutomationStore, type AutomationDefinition, type AutomationRow, type RunStepRow } from '../../db/automation-store';
 import type { RunRow } from '../../db/entities';
 import { rows, one } from '../../db/sql';
@@ -184,15 +184,7 @@ export class AutomationService {
   async cancel(auth: AuthContext, runId: string): Promise<RunRow> {
     const run = await this.getRun(auth, runId);
     if (isTerminal('automation', run.status)) throw conflict(`cannot cancel run in status ${run.status}`);
-    const handle = this.deps.temporal.workflow.getHandle(run.id);
-    try {
-      await handle.cancel();
-      await Promise.race([handle.result().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      await this.deps.store.transition({ runId: run.id, kind: 'automation', to: 'cancelled', verb: 'cancel' });
-    }
-    await cancelRunTree({ store: this.deps.store, client: this.deps.temporal }, run.id, 'automation run cancelled', { includeRoot: false });
+    await cancelRunAndWait({ store: this.deps.store, client: this.deps.temporal }, run, 'automation run cancelled');
     return this.getRun(auth, runId);
   }
 

@@ -1,7 +1,7 @@
 import Ajv from 'ajv';
 import { WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { newId } from '../../core/ids';
-import { cancelRunTree } from '../../core/cancel';
+import { cancelRunAndWait } from '../../core/cancel';
 import { isTerminal } from '../../core/run-status';
 import { startRunWorkflow } from '../../core/temporal';
 import type { RunRow } from '../../db/entities';
@@ -168,15 +168,7 @@ export class JobRunService {
   /** DELETE /v1/runs/{id}: cancels a non-terminal run and its children. */
   async cancel(auth: AuthContext, run: RunRow): Promise<void> {
     if (isTerminal('job', run.status)) throw new HttpError(400, `cannot cancel run in status ${run.status}`);
-    const handle = this.deps.temporal.workflow.getHandle(run.id);
-    try {
-      await handle.cancel();
-      await Promise.race([handle.result().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      await this.deps.store.transition({ runId: run.id, kind: 'job', to: 'canceled', verb: 'cancel', log: { message: 'canceled' } });
-    }
-    await cancelRunTree({ store: this.deps.store, client: this.deps.temporal }, run.id, 'parent canceled', { includeRoot: false });
+    await cancelRunAndWait({ store: this.deps.store, client: this.deps.temporal }, run, 'canceled');
   }
 
   /** A new run with attempt 1 and the same payload, tags, metadata and priority. */
