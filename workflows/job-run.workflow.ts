@@ -216,8 +216,9 @@ export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
         await move('paused', { message: 'paused: the in-flight dispatch was aborted' });
         await condition(() => resumeRequested || restart !== null);
         pauseRequested = resumeRequested = false;
-        if (restart) continue; // restart from paused re-dispatches the same attempt
-        await move('queued', { message: 'resumed' });
+        if (restart) machinePreset = (restart as { machinePreset: string | null }).machinePreset ?? machinePreset;
+        // Resume queues the same attempt; restart does too, and re-dispatches it from the start.
+        await move('queued', { message: restart ? 'restarting' : 'resumed' });
         continue;
       }
       // A retryable failure, a time-out or a lost worker.

@@ -4,28 +4,41 @@ import type { ApiDeps } from '../deps';
 import { HttpError, conflict, notFound } from '../errors';
 import { route, type RouteDef } from '../route';
 import { JobRunService, type TriggerBody } from '../services/job-runs';
+import type { JobFields } from '../../db/job-store';
 import { JobSchema, instant, iso, listQuery, page, toJob } from './job-shapes';
 
 const tags = ['Jobs'];
 const JobIdParams = z.object({ jobID: z.uuid() });
 const stringMap = z.record(z.string(), z.string());
 
-const JobFieldsBody = {
+/** Job fields without defaults (a PATCH changes only what it names); creation adds the defaults. */
+const JobFields = {
   name: z.string().min(1).max(255),
   slug: z.string().min(1).max(100).regex(/^[a-z0-9][a-z0-9-_]*$/, 'lowercase letters, digits, - and _'),
-  description: z.string().max(10_000).nullable().optional(),
+  description: z.string().max(10_000).nullable(),
   endpoint_url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
-  max_attempts: z.int().min(1).max(100).default(3),
-  timeout_secs: z.int().min(1).max(86_400).default(300),
-  retry_strategy: z.enum(['exponential', 'linear', 'fixed']).default('exponential'),
-  retry_initial_delay_secs: z.number().min(0).max(86_400).default(1),
-  retry_max_delay_secs: z.number().min(0).max(86_400).default(3600),
-  max_concurrency: z.int().min(1).max(10_000).nullable().optional(),
-  tags: stringMap.optional(),
-  payload_schema: z.record(z.string(), z.unknown()).nullable().optional(),
+  max_attempts: z.int().min(1).max(100),
+  timeout_secs: z.int().min(1).max(86_400),
+  retry_strategy: z.enum(['exponential', 'linear', 'fixed']),
+  retry_initial_delay_secs: z.number().min(0).max(86_400),
+  retry_max_delay_secs: z.number().min(0).max(86_400),
+  max_concurrency: z.int().min(1).max(10_000).nullable(),
+  tags: stringMap,
+  payload_schema: z.record(z.string(), z.unknown()).nullable(),
 };
-const CreateJob = z.object(JobFieldsBody);
-const PatchJob = z.object(Object.fromEntries(Object.entries(JobFieldsBody).map(([k, v]) => [k, (v as z.ZodType).optional()])) as { [K in keyof typeof JobFieldsBody]: z.ZodOptional<(typeof JobFieldsBody)[K]> });
+const CreateJob = z.object({
+  ...JobFields,
+  description: JobFields.description.optional(),
+  max_attempts: JobFields.max_attempts.default(3),
+  timeout_secs: JobFields.timeout_secs.default(300),
+  retry_strategy: JobFields.retry_strategy.default('exponential'),
+  retry_initial_delay_secs: JobFields.retry_initial_delay_secs.default(1),
+  retry_max_delay_secs: JobFields.retry_max_delay_secs.default(3600),
+  max_concurrency: JobFields.max_concurrency.optional(),
+  tags: JobFields.tags.optional(),
+  payload_schema: JobFields.payload_schema.optional(),
+});
+const PatchJob = z.object(JobFields).partial();
 
 const TriggerSchema = z.object({
   payload: z.unknown().optional(),
@@ -39,7 +52,7 @@ const TriggerSchema = z.object({
 const TriggerResponse = z.object({ id: z.uuid(), status: z.string(), idempotency_hit: z.boolean() });
 const Dependency = z.object({ job_id: z.uuid(), depends_on_job_id: z.uuid(), condition: z.enum(['completed', 'failed', 'any']), created_at: z.string() });
 
-const fields = (b: Partial<z.infer<typeof CreateJob>>) => ({
+const fields = (b: z.infer<typeof PatchJob>) => ({
   name: b.name, slug: b.slug, description: b.description, endpointUrl: b.endpoint_url, maxAttempts: b.max_attempts,
   timeoutSecs: b.timeout_secs, retryStrategy: b.retry_strategy, retryInitialDelaySecs: b.retry_initial_delay_secs,
   retryMaxDelaySecs: b.retry_max_delay_secs, maxConcurrency: b.max_concurrency, tags: b.tags, payloadSchema: b.payload_schema,
@@ -58,7 +71,10 @@ export function jobRoutes(deps: ApiDeps, svc = new JobRunService(deps)): RouteDe
       body: CreateJob, responses: { 201: { description: 'Created', schema: JobSchema }, 409: { description: 'Slug taken' } },
       handler: async ({ auth, body }) => {
         if (body.payload_schema) svc.compile(body.payload_schema, 'payload_schema');
-        const job = await svc.jobs.createJob(auth, { ...fields(body), description: body.description ?? null, maxConcurrency: body.max_concurrency ?? null, tags: body.tags ?? {}, payloadSchema: body.payload_schema ?? null } as never).catch(uniqueSlug);
+        const job = await svc.jobs.createJob(auth, {
+          ...fields(body), description: body.description ?? null, maxConcurrency: body.max_concurrency ?? null,
+          tags: body.tags ?? {}, payloadSchema: body.payload_schema ?? null,
+        } as JobFields).catch(uniqueSlug);
         return { status: 201, body: toJob(job) };
       },
     }),

@@ -43,7 +43,7 @@ describe('jobs', () => {
     const job = await createJob('/ok', { max_attempts: 5, tags: { team: 'data' } });
     expect(job).toMatchObject({ max_attempts: 5, timeout_secs: 300, retry_strategy: 'exponential', version: 1, tags: { team: 'data' } });
     const patched = await api.request('PATCH', `/v1/jobs/${job.id}`, { timeout_secs: 60 });
-    expect(patched.body).toMatchObject({ timeout_secs: 60, version: 2 });
+    expect(patched.body).toMatchObject({ timeout_secs: 60, version: 2, max_attempts: 5, tags: { team: 'data' } });
     expect((await api.get('/v1/jobs')).body.some((j: any) => j.id === job.id)).toBe(true);
     const bad = await api.post('/v1/jobs', { name: 'x', slug: 'Bad Slug', endpoint_url: 'ftp://x', max_attempts: 101 });
     expect(bad.status).toBe(422);
@@ -246,6 +246,11 @@ describe('job runs', () => {
     const all = await dispatched(t.id, 3);
     expect(all.map((x) => x.attempt)).toEqual([1, 1, 1]);
     expect(all[2].preset).toBe('large-1x');
+    await waitRun(t.id, 'executing');
+    expect((await api.post(`/v1/runs/${t.id}/pause`)).body.status).toBe('paused');
+    await api.post(`/v1/runs/${t.id}/restart`, { machine_preset: 'xl' });
+    const again = await dispatched(t.id, 4);
+    expect(again[3]).toMatchObject({ attempt: 1, preset: 'xl' });
     await api.delete(`/v1/runs/${t.id}`);
     await waitRun(t.id, 'canceled');
   });
