@@ -1,0 +1,64 @@
+import { freePort } from '../../scripts/stack';
+import { client, closeDb, newTenant, spawnApi, spawnWorker, sql, stopProcess, waitFor } from '../helpers/stack';
+import { jobEndpoint } from '../helpers/job-endpoint';
+
+/**
+ * The production topology with processes: two API processes and three workers on one Postgres and
+ * one Temporal. Runs are spread over both APIs; one worker and one API are killed in the middle.
+ * Every acknowledged run completes, and each recorded attempt reached the endpoint once.
+ */
+const RUNS = Number(process.env.TOPOLOGY_RUNS ?? 300);
+
+afterAll(closeDb);
+
+it(`completes all ${RUNS} acknowledged runs with a worker and an API killed mid-way`, async () => {
+  const queue = `topology-${Date.now()}`;
+  const { key } = await newTenant('topology', { taskQueue: queue });
+  const ep = await jobEndpoint();
+  const workers = [spawnWorker(queue, 'topo-worker-1'), spawnWorker(queue, 'topo-worker-2'), spawnWorker(queue, 'topo-worker-3')];
+  const ports = [await freePort(), await freePort()];
+  const apis = await Promise.all(ports.map((p, i) => spawnApi(p, `topo-api-${i + 1}`)));
+  const clients = ports.map((p) => client(key, `http://127.0.0.1:${p}`));
+  try {
+    ep.on('/work', () => new Promise((r) => setTimeout(() => r({ status: 200, body: { ok: true } }), 20)));
+    const job = (await clients[0].post('/v1/jobs', { name: 'topology', slug: 'topology', endpoint_url: `${ep.base}/work`, max_attempts: 5, retry_initial_delay_secs: 0.2 })).body;
+    const acknowledged: string[] = [];
+    let next = 0;
+    let apiDown = false;
+    await Promise.all(Array.from({ length: 10 }, async (_, worker) => {
+      while (next < RUNS) {
+        const i = next++;
+        if (i === Math.floor(RUNS / 3)) {
+          await stopProcess(workers[0], 'SIGKILL');
+          await stopProcess(apis[1], 'SIGKILL');
+          apiDown = true;
+        }
+        // A real client retries on another API when one is unreachable; only a 2xx is an acknowledgement.
+        for (let tries = 0; tries < 5; tries++) {
+          const target = apiDown ? clients[0] : clients[(i + worker) % 2];
+          const res = await target.post(`/v1/jobs/${job.id}/trigger`, { payload: { i } }).catch(() => null);
+          if (res && res.status === 201) {
+            acknowledged.push(res.body.id);
+            break;
+          }
+        }
+      }
+    }));
+    expect(acknowledged).toHaveLength(RUNS);
+    const done = await waitFor(
+      () => sql(`select status, count(*)::int as n from runs where target_id = ? group by status`, [job.id]),
+      (rows) => rows.find((r: any) => r.status === 'completed')?.n === RUNS, 240_000, 'every run to complete',
+    );
+    expect(done).toEqual([{ status: 'completed', n: RUNS }]);
+    const attempts = await sql(`select id, attempt from runs where target_id = ?`, [job.id]);
+    for (const run of attempts) {
+      const seen = ep.for(run.id).map((d) => d.attempt);
+      // Each attempt the run recorded reached the endpoint once (a lost worker's attempt is re-dispatched as the next one).
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(Math.max(...seen)).toBe(run.attempt);
+    }
+  } finally {
+    await Promise.all([...workers, ...apis].map((p) => stopProcess(p)));
+    await ep.close();
+  }
+}, 420_000);
