@@ -3,6 +3,8 @@ import {
   proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { RunPatch } from '../db/run-store';
+import type { JobRow } from '../db/job-store';
 import { useConcurrencySlots } from './concurrency';
 import {
   awaitChildUpdate, childFinishedSignal, completeJobUpdate, debugModeSignal, jobSlotsWorkflowId, pauseJobUpdate,
@@ -10,15 +12,8 @@ import {
 } from './messages';
 import { STATUS_KEY } from './search-attributes';
 
-export interface JobConfig {
-  endpointUrl: string;
-  maxAttempts: number;
-  timeoutSecs: number;
-  retryStrategy: 'exponential' | 'linear' | 'fixed';
-  retryInitialDelaySecs: number;
-  retryMaxDelaySecs: number;
-  maxConcurrency: number | null;
-}
+/** The job's policy, copied into the run's input when it is triggered. */
+export type JobConfig = Pick<JobRow, 'endpointUrl' | 'maxAttempts' | 'timeoutSecs' | 'retryStrategy' | 'retryInitialDelaySecs' | 'retryMaxDelaySecs' | 'maxConcurrency'>;
 
 export interface JobRunInput {
   runId: string;
@@ -81,11 +76,11 @@ export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
   let seq = 0;
   const dedupeKey = () => `${workflowInfo().runId}:${seq++}`;
 
-  const move = async (to: string, extra: { patch?: Record<string, unknown>; message?: string; data?: Record<string, unknown> } = {}) => {
+  const move = async (to: string, extra: { patch?: RunPatch; message?: string; data?: Record<string, unknown> } = {}) => {
     status = to;
     upsertSearchAttributes([{ key: STATUS_KEY, value: to }]);
     await acts.transitionRun({
-      runId, kind: 'job', to, dedupeKey: dedupeKey(), patch: extra.patch as never,
+      runId, kind: 'job', to, dedupeKey: dedupeKey(), patch: extra.patch,
       log: extra.message ? { message: extra.message, data: extra.data } : undefined,
       eventData: { attempt, ...extra.data },
     });
@@ -250,7 +245,7 @@ export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
     await CancellationScope.nonCancellable(releaseSlots);
   }
 
-  async function finish(to: string, extra: { patch?: Record<string, unknown>; message?: string } = {}): Promise<string> {
+  async function finish(to: string, extra: { patch?: RunPatch; message?: string } = {}): Promise<string> {
     await move(to, extra);
     await notifyParent();
     return to;

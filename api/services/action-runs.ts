@@ -1,4 +1,4 @@
-import { WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { startRunWorkflow } from '../../core/temporal';
 import { newId } from '../../core/ids';
 import { cancelRunTree } from '../../core/cancel';
@@ -11,6 +11,7 @@ import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate } from '../../wo
 import { runSearchAttributes } from '../../workflows/search-attributes';
 import type { AuthContext } from '../auth';
 import type { ApiDeps } from '../deps';
+import { sendRunUpdate } from './run-updates';
 import { HttpError, ValidationError, conflict, notFound } from '../errors';
 
 export interface CreateActionRun {
@@ -146,28 +147,28 @@ export class ActionRunService {
     if (def.selfApprovalDisabled === true && run.createdBy === auth.userId) {
       throw new HttpError(403, 'self-approval is disabled for this run: another user must approve it');
     }
-    await this.update(run, approveUpdate, [{ by: auth.userId }]);
+    await sendRunUpdate(this.deps.temporal, run, approveUpdate, [{ by: auth.userId }]);
     return this.get(auth, runId);
   }
 
   async reject(auth: AuthContext, runId: string, reason: string | null): Promise<RunRow> {
     const run = await this.get(auth, runId);
     if (run.status !== 'waiting_approval') throw conflict(`cannot reject run in status ${run.status}`);
-    await this.update(run, rejectUpdate, [{ by: auth.userId, reason }]);
+    await sendRunUpdate(this.deps.temporal, run, rejectUpdate, [{ by: auth.userId, reason }]);
     return this.get(auth, runId);
   }
 
   async pause(auth: AuthContext, runId: string): Promise<RunRow> {
     const run = await this.get(auth, runId);
     if (!['queued', 'running', 'waiting_approval'].includes(run.status)) throw conflict(`cannot pause run in status ${run.status}`);
-    await this.update(run, pauseUpdate, []);
+    await sendRunUpdate(this.deps.temporal, run, pauseUpdate, []);
     return this.get(auth, runId);
   }
 
   async resume(auth: AuthContext, runId: string): Promise<RunRow> {
     const run = await this.get(auth, runId);
     if (run.status !== 'paused') throw conflict(`cannot resume run in status ${run.status}`);
-    await this.update(run, resumeUpdate, []);
+    await sendRunUpdate(this.deps.temporal, run, resumeUpdate, []);
     return this.get(auth, runId);
   }
 
@@ -186,17 +187,6 @@ export class ActionRunService {
       `delete from runs where id = ? and status = any(?)`, [run.id, ['completed', 'failed', 'cancelled', 'rejected']],
     );
     if (deleted.rowCount === 0) throw conflict('run changed status; not deleted');
-  }
-
-  /** Sends an update; a validator's rejection (wrong state) is a 409 naming it. */
-  private async update(run: RunRow, def: any, args: unknown[]): Promise<void> {
-    try {
-      await this.deps.temporal.workflow.getHandle(run.id).executeUpdate(def, { args } as any);
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
-      if ((err as Error).name === 'WorkflowNotFoundError') throw conflict(`cannot change run in status ${run.status}`);
-      throw err;
-    }
   }
 
   async list(auth: AuthContext, f: ListFilter): Promise<{ runs: RunRow[]; total: number }> {

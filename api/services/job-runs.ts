@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { newId } from '../../core/ids';
 import { cancelRunAndWait } from '../../core/cancel';
 import { isTerminal } from '../../core/run-status';
@@ -15,6 +15,7 @@ import {
 import { runSearchAttributes } from '../../workflows/search-attributes';
 import type { AuthContext } from '../auth';
 import type { ApiDeps } from '../deps';
+import { sendRunUpdate } from './run-updates';
 import { HttpError, conflict, notFound } from '../errors';
 
 export interface TriggerBody {
@@ -195,16 +196,6 @@ export class JobRunService {
     });
   }
 
-  private async update(run: RunRow, def: any, args: unknown[]): Promise<void> {
-    try {
-      await this.deps.temporal.workflow.getHandle(run.id).executeUpdate(def, { args } as any);
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
-      if (err instanceof WorkflowNotFoundError) throw conflict(`cannot change run in status ${run.status}`);
-      throw err;
-    }
-  }
-
   async reschedule(auth: AuthContext, run: RunRow, scheduledAt: string, payload?: unknown): Promise<RunRow> {
     if (!['delayed', 'queued'].includes(run.status)) throw conflict(`cannot reschedule run in status ${run.status}`);
     const job = await this.job(auth, run.targetId!);
@@ -213,17 +204,17 @@ export class JobRunService {
       await this.deps.knex.raw('update runs set input = ?::jsonb, updated_at = now() where id = ?', [JSON.stringify(payload), run.id]);
     }
     await this.deps.knex.raw('update runs set scheduled_at = ? where id = ?', [scheduledAt, run.id]);
-    await this.update(run, rescheduleJobUpdate, [{ scheduledAt }]);
+    await sendRunUpdate(this.deps.temporal, run, rescheduleJobUpdate, [{ scheduledAt }]);
     return this.run(auth, run.id);
   }
 
-  async pause(auth: AuthContext, run: RunRow) { await this.update(run, pauseJobUpdate, []); return this.run(auth, run.id); }
-  async resume(auth: AuthContext, run: RunRow) { await this.update(run, resumeJobUpdate, []); return this.run(auth, run.id); }
+  async pause(auth: AuthContext, run: RunRow) { await sendRunUpdate(this.deps.temporal, run, pauseJobUpdate, []); return this.run(auth, run.id); }
+  async resume(auth: AuthContext, run: RunRow) { await sendRunUpdate(this.deps.temporal, run, resumeJobUpdate, []); return this.run(auth, run.id); }
 
   async restart(auth: AuthContext, run: RunRow, machinePreset: string | null): Promise<RunRow> {
     if (!['executing', 'paused'].includes(run.status)) throw conflict(`cannot restart run in status ${run.status}`);
     if (machinePreset) await this.deps.knex.raw('update runs set machine_preset = ? where id = ?', [machinePreset, run.id]);
-    await this.update(run, restartJobUpdate, [{ machinePreset }]);
+    await sendRunUpdate(this.deps.temporal, run, restartJobUpdate, [{ machinePreset }]);
     return this.run(auth, run.id);
   }
 
@@ -239,11 +230,11 @@ export class JobRunService {
 
   /** Callback `complete` / `fail`: the workflow accepts it only while executing at that attempt. */
   async complete(run: RunRow, completion: JobCompletion): Promise<void> {
-    await this.update(run, completeJobUpdate, [completion]);
+    await sendRunUpdate(this.deps.temporal, run, completeJobUpdate, [completion]);
   }
 
   async awaitChild(run: RunRow, childRunId: string): Promise<void> {
-    await this.update(run, awaitChildUpdate, [{ childRunId }]);
+    await sendRunUpdate(this.deps.temporal, run, awaitChildUpdate, [{ childRunId }]);
   }
 
   async bulkCancel(auth: AuthContext, ids: string[]) {
