@@ -253,8 +253,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const namespace = opts.namespace ?? 'default';
   const taskQueue = opts.taskQueue ?? 'tideway';
   const stops: (() => Promise<void>)[] = [];
+  // Stops every part, newest first; a part that hangs (say, Postgres already gone) does not keep the others up.
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((e) => log(`stop failed: ${String(e)}`));
+    for (const stop of stops.reverse()) {
+      const timeout = new Promise<void>((resolve) => setTimeout(() => { log('a part did not stop within 20 s; moving on'); resolve(); }, 20_000).unref());
+      await Promise.race([stop().catch((e) => log(`stop failed: ${String(e)}`)), timeout]);
+    }
     stops.length = 0;
   };
   try {
