@@ -75,6 +75,13 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
             : {}),
       };
     }
+    // Keyset-paginated lists of /v1 send the next cursor in headers.
+    if (strait && r.method === 'get' && r.query?.shape.cursor && responses[200]) {
+      (responses[200] as Json).headers = {
+        'X-Next-Cursor': { description: 'Cursor of the next page (absent on the last page)', schema: { type: 'string' } },
+        Link: { description: '`<…?cursor=…>; rel="next"` (absent on the last page)', schema: { type: 'string' } },
+      };
+    }
     const write = r.method !== 'get';
     const errorCodes = [
       ...(r.public ? [] : [401]), ...(r.runToken ? [410] : []), ...(r.params || r.query?.shape.project_id ? [404] : []),
