@@ -35,8 +35,9 @@ it(`completes all ${RUNS} acknowledged runs with a worker and an API killed mid-
         }
         // A careful client retries on another API when one is unreachable, with an Idempotency-Key so
         // that a trigger committed just before its API died is not made twice; a 2xx acknowledges.
-        for (let tries = 0; tries < 5; tries++) {
-          const target = apiDown ? clients[0] : clients[(i + worker) % 2];
+        for (let tries = 0; tries < 10; tries++) {
+          if (tries > 0) await new Promise((r) => setTimeout(r, 100 * tries));
+          const target = apiDown ? clients[0] : clients[(i + worker + tries) % 2];
           const res = await target.post(`/v1/jobs/${job.id}/trigger`, { payload: { i } }, { 'idempotency-key': `topology-${i}` }).catch(() => null);
           if (res && (res.status === 201 || res.status === 200)) {
             acknowledged.push(res.body.id);
