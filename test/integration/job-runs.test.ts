@@ -301,12 +301,12 @@ describe('job runs', () => {
     expect((await api.delete(`/v1/jobs/${downstream.id}/dependencies/${upstream.id}`)).status).toBe(204);
   });
 
-  it('creates exactly one run for 50 concurrent triggers with one Idempotency-Key', async () => {
+  it('creates exactly one run for 100 concurrent triggers with one Idempotency-Key', async () => {
     const job = await createJob('/idem');
-    const results = await Promise.all(Array.from({ length: 50 }, () => api.post(`/v1/jobs/${job.id}/trigger`, { payload: {} }, { 'idempotency-key': 'once' })));
+    const results = await Promise.all(Array.from({ length: 100 }, () => api.post(`/v1/jobs/${job.id}/trigger`, { payload: {} }, { 'idempotency-key': 'once' })));
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 200 && r.body.idempotency_hit)).toHaveLength(49);
+    expect(results.filter((r) => r.status === 200 && r.body.idempotency_hit)).toHaveLength(99);
     const id = results[0].body.id;
     await waitRun(id, 'completed');
     expect((await api.delete(`/v1/runs/${id}/idempotency-key`)).body).toEqual({ status: 'reset', run_id: id });
