@@ -1,6 +1,9 @@
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { RunHub } from './run-hub';
+import type { RunEventRow } from '../db/entities';
+import type { RunStore } from '../db/run-store';
+import type { RunKind } from '../core/run-status';
 
 export interface SseSource<T extends { id: string }> {
   runId: string;
@@ -96,4 +99,21 @@ export function streamSse<T extends { id: string }>(ctx: Context, hub: RunHub, s
       finish();
     }
   })();
+}
+
+/** The run's event stream (status changes and everything else in run_events), for every run kind. */
+export function streamRunEvents(
+  ctx: Context, deps: { hub: RunHub; store: RunStore }, run: { id: string; kind: RunKind },
+  opts: { after: string | undefined; event: (e: RunEventRow) => string; data: (e: RunEventRow) => unknown; include?: (e: RunEventRow) => boolean },
+): void {
+  streamSse<RunEventRow>(ctx, deps.hub, {
+    runId: run.id,
+    after: resumeCursor(ctx, opts.after),
+    fetch: (a, limit) => deps.store.eventsAfter(run.id, a, limit),
+    include: opts.include,
+    event: opts.event,
+    data: opts.data,
+    isEnd: (e) => e.type === 'status' && (e.data as { terminal?: boolean }).terminal === true,
+    isFinished: () => deps.store.isFinished(run.id, run.kind),
+  });
 }

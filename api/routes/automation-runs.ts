@@ -5,7 +5,7 @@ import type { RunEventRow, RunRow } from '../../db/entities';
 import type { ApiDeps } from '../deps';
 import { route, type RouteDef } from '../route';
 import { AutomationService } from '../services/automations';
-import { resumeCursor, streamSse } from '../sse';
+import { streamRunEvents } from '../sse';
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 const seconds = (start: Date | null, end: Date | null) =>
@@ -91,14 +91,10 @@ export function automationRunRoutes(deps: ApiDeps, svc = new AutomationService(d
       responses: { 200: { description: 'An event stream', sse: true } },
       handler: async ({ auth, params, query, ctx }) => {
         await svc.getRun(auth, params.run_id);
-        streamSse<RunEventRow>(ctx, deps.hub, {
-          runId: params.run_id,
-          after: resumeCursor(ctx, query.after),
-          fetch: (a, limit) => deps.store.eventsAfter(params.run_id, a, limit),
+        streamRunEvents(ctx, deps, { id: params.run_id, kind: 'automation' }, {
+          after: query.after,
           event: eventName,
           data: (e) => ({ id: String(e.id), type: eventName(e), runId: e.runId, occurredAt: iso(e.createdAt), ...(e.data as object) }),
-          isEnd: (e) => e.type === 'status' && (e.data as { terminal?: boolean }).terminal === true,
-          isFinished: () => deps.store.isFinished(params.run_id, 'automation'),
         });
       },
     }),

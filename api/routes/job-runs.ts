@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps';
 import { HttpError } from '../errors';
 import { route, type RouteDef } from '../route';
 import { JobRunService, REPLAYABLE } from '../services/job-runs';
-import { resumeCursor, streamSse } from '../sse';
+import { streamRunEvents } from '../sse';
 import { JobRunSchema, instant, iso, listQuery, page, toJobRun } from './job-shapes';
 
 const tags = ['Job runs'];
@@ -55,16 +55,7 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
     responses: { 200: { description: 'An event stream', sse: true } },
     handler: async ({ auth, params, query, ctx }) => {
       await svc.run(auth, params.runID);
-      streamSse<RunEventRow>(ctx, deps.hub, {
-        runId: params.runID,
-        after: resumeCursor(ctx, query.after),
-        fetch: (a, limit) => deps.store.eventsAfter(params.runID, a, limit),
-        include: filter,
-        event: name,
-        data: toEvent,
-        isEnd: (e) => e.type === 'status' && (e.data as { terminal?: boolean }).terminal === true,
-        isFinished: () => deps.store.isFinished(params.runID, 'job'),
-      });
+      streamRunEvents(ctx, deps, { id: params.runID, kind: 'job' }, { after: query.after, include: filter, event: name, data: toEvent });
     },
   });
 
