@@ -1,4 +1,4 @@
-import { closeDb, newTenant, startRun, testStack, waitForStatus, type Api } from '../helpers/stack';
+import { closeDb, newTenant, startRun, testStack, waitFor, waitForStatus, type Api } from '../helpers/stack';
 import { json, targetServer } from '../helpers/target-server';
 import { readSseFrom } from '../helpers/sse';
 
@@ -38,6 +38,24 @@ describe('retry', () => {
       const done = await waitForStatus(api, run.id, 'completed');
       expect(done.retryCount).toBe(2);
       expect(done.result.body).toEqual({ calls: 3 });
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('shows "Retrying (n/max)" while an automatic retry runs', async () => {
+    let calls = 0;
+    const target = await targetServer((_hit, res) => {
+      calls++;
+      if (calls === 1) return json(res, 503, {});
+      setTimeout(() => json(res, 200, { ok: true }), 2000);
+    });
+    try {
+      const run = await startRun(api, 'http_request', { url: target.url, retry: { maxAttempts: 3, initialIntervalSeconds: 0.1 } });
+      const retrying = await waitFor(async () => (await api.get(`/api/v1/action-runs/${run.id}`)).body, (r) => r.displayStatus.startsWith('Retrying'), 10_000, 'a retry');
+      expect(retrying.displayStatus).toBe('Retrying (2/3)');
+      expect(retrying.status).toBe('running');
+      await waitForStatus(api, run.id, 'completed');
     } finally {
       await target.close();
     }
