@@ -131,7 +131,10 @@ export function createAutomationActivities(deps: AutomationRunDeps) {
         throw ApplicationFailure.nonRetryable(`automation ${automationId} not found`, 'automation_not_found');
       }
       return store.knex.transaction(async (trx) => {
-        const pending = await one<RunRow>(trx, `select * from runs where parent_id = ? and kind = 'automation' and status = 'pending' and workflow_run_id is null limit 1`, [actionRunId]);
+        // A retried activity finds the run it already created during this execution of the caller.
+        const pending = await one<RunRow>(trx,
+          `select * from runs where parent_id = ? and kind = 'automation' and status = 'pending' and created_at >= ? limit 1`,
+          [actionRunId, caller.startedAt ?? caller.createdAt]);
         const version = (await automations.version(pending?.targetVersionId ?? automation.currentVersionId, trx))!;
         if (pending) {
           const taskQueue = await projectTaskQueue(trx, pending.projectId, deps.defaultTaskQueue);

@@ -84,7 +84,8 @@ export function mount(router: Router, routes: RouteDef[], authenticate: (ctx: Co
       }
       const query = def.query ? parsePart(def.query, 'query', ctx.query) : {};
       let body: unknown;
-      if (def.body) body = parsePart(def.body, 'body', ctx.state.body === undefined && !(def.body instanceof z.ZodObject) ? undefined : ctx.state.body ?? {});
+      // An empty body is an empty object for object schemas, so missing fields are named one by one.
+      if (def.body) body = parsePart(def.body, 'body', ctx.state.body ?? (def.body instanceof z.ZodObject ? {} : undefined));
       const res = (await def.handler({ params, query, body, auth, ctx })) ?? {};
       if (res.headers) for (const [k, v] of Object.entries(res.headers)) ctx.set(k, v);
       if (ctx.respond === false || ctx.state.streaming) return;

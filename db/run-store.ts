@@ -181,7 +181,7 @@ export class RunStore {
       );
       const log = input.log ?? {};
       await this.insertLog(trx, input.runId, {
-        ...log, message: log.message ?? `status ${from} → ${input.to}`, event: log.event ?? 'status', data: { ...data, ...(log.data as object) },
+        attempt: updated!.retryCount + 1, ...log, message: log.message ?? `status ${from} → ${input.to}`, event: log.event ?? 'status', data: { ...data, ...(log.data as object) },
       });
       await trx.raw('select pg_notify(?, ?)', [RUN_CHANNEL, input.runId]);
       return updated!;
@@ -201,8 +201,9 @@ export class RunStore {
     await this.knex.raw(`update runs set ${sets.join(', ')} where id = ?`, [...vals, runId] as Knex.RawBinding[]);
   }
 
+  /** Inserts one log line; `attempt` defaults to retryCount + 1 of the run. */
   private async insertLog(trx: Knex.Transaction, runId: string, log: LogInput): Promise<void> {
-    const attempt = log.attempt ?? (await one<{ a: number }>(trx, 'select retry_count + 1 as a from runs where id = ?', [runId]))?.a ?? 1;
+    const attempt = log.attempt ?? (await this.currentAttempt(trx, runId));
     await trx.raw(
       `insert into run_logs (run_id, attempt, worker_id, level, event, message, data, dedupe_key)
        values (?, ?, ?, ?, ?, ?, ?::jsonb, ?) on conflict do nothing`,
@@ -210,12 +211,17 @@ export class RunStore {
     );
   }
 
+  private async currentAttempt(db: Db, runId: string): Promise<number> {
+    return (await one<{ a: number }>(db, 'select retry_count + 1 as a from runs where id = ?', [runId]))?.a ?? 1;
+  }
+
   /** Appends log lines in order (idempotent by dedupe key) and announces them. */
   async appendLogs(runId: string, logs: LogInput[]): Promise<void> {
     if (logs.length === 0) return;
     await this.knex.transaction(async (trx) => {
       await lockRun(trx, runId);
-      for (const log of logs) await this.insertLog(trx, runId, log);
+      const attempt = logs.some((l) => l.attempt === undefined) ? await this.currentAttempt(trx, runId) : undefined;
+      for (const log of logs) await this.insertLog(trx, runId, { attempt, ...log });
       await trx.raw('select pg_notify(?, ?)', [RUN_CHANNEL, runId]);
     });
   }

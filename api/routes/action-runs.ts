@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { iso, seconds } from '../format';
 import { ACTION_KINDS } from '../../core/action-kinds';
 import { ACTION_STATUSES } from '../../core/run-status';
 import type { RunLogRow, RunRow } from '../../db/entities';
@@ -7,7 +8,6 @@ import { route, type RouteDef } from '../route';
 import { ActionRunService } from '../services/action-runs';
 import { resumeCursor, streamSse } from '../sse';
 
-const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 const nullable = <T extends z.ZodType>(t: T) => t.nullable();
 
 export const ActionRunSchema = z.object({
@@ -61,7 +61,6 @@ export function displayStatus(run: Pick<RunRow, 'status' | 'attempt' | 'maxAttem
 }
 
 export function toActionRun(run: RunRow) {
-  const end = run.completedAt ? new Date(run.completedAt).getTime() : Date.now();
   return {
     actionId: run.targetId,
     completedAt: iso(run.completedAt),
@@ -69,7 +68,7 @@ export function toActionRun(run: RunRow) {
     createdAt: iso(run.createdAt)!,
     definition: (run.input as Record<string, unknown>) ?? null,
     displayStatus: displayStatus(run),
-    durationSeconds: run.startedAt ? Math.max(0, (end - new Date(run.startedAt).getTime()) / 1000) : null,
+    durationSeconds: seconds(run.startedAt, run.completedAt),
     error: (run.error as Record<string, unknown>) ?? null,
     id: run.id,
     idempotencyKey: run.idempotencyKey,

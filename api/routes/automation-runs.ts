@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { iso, seconds } from '../format';
 import { AUTOMATION_STATUSES } from '../../core/run-status';
 import type { RunStepRow } from '../../db/automation-store';
 import type { RunEventRow, RunRow } from '../../db/entities';
@@ -7,9 +8,6 @@ import { route, type RouteDef } from '../route';
 import { AutomationService } from '../services/automations';
 import { streamRunEvents } from '../sse';
 
-const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
-const seconds = (start: Date | null, end: Date | null) =>
-  start ? Math.max(0, ((end ? new Date(end).getTime() : Date.now()) - new Date(start).getTime()) / 1000) : null;
 const tags = ['Automation runs'];
 export const RESULT_LIMIT_BYTES = 16 * 1024;
 

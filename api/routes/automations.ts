@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { iso } from '../format';
 import { ACTION_KINDS } from '../../core/action-kinds';
 import type { AutomationRow, AutomationVersionRow } from '../../db/automation-store';
 import type { ApiDeps } from '../deps';
@@ -6,7 +7,6 @@ import { route, type RouteDef } from '../route';
 import { AutomationService } from '../services/automations';
 import { AutomationRunSchema, toAutomationRun } from './automation-runs';
 
-const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 const tags = ['Automations'];
 
 const StepInput = z.strictObject({

@@ -6,7 +6,8 @@ import type { JobRow, RunWithCursor } from '../../db/job-store';
 import type { RouteResponse } from '../route';
 
 /** snake_case shapes of the /v1 surface (job-runs.txt). */
-export const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
+export { iso } from '../format';
+import { iso } from '../format';
 
 const Trace = z.object({
   queue_wait_ms: z.number(), dequeue_ms: z.number(), connect_ms: z.number(), ttfb_ms: z.number(),
