@@ -22,6 +22,12 @@ export interface Config {
   housekeepingIntervalSecs: number;
   /** How long a run row and its workflow must disagree before the reconciler repairs them. */
   reconcileAfterSecs: number;
+  /** A client must send its request headers within this (slowloris protection). */
+  httpHeadersTimeoutMs: number;
+  /** ... and its whole request, body included, within this; responses (SSE streams) are not bounded. */
+  httpRequestTimeoutMs: number;
+  /** How long a request may wait on Temporal (whose client retries while it is unreachable) before it answers 503. */
+  temporalRequestTimeoutMs: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -51,6 +57,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runRetentionDays: int('RUN_RETENTION_DAYS', 30),
     housekeepingIntervalSecs: int('HOUSEKEEPING_INTERVAL_SECS', 300),
     reconcileAfterSecs: int('RECONCILE_AFTER_SECS', 120),
+    httpHeadersTimeoutMs: int('HTTP_HEADERS_TIMEOUT_MS', 15_000),
+    httpRequestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 60_000),
+    temporalRequestTimeoutMs: int('TEMPORAL_REQUEST_TIMEOUT_MS', 10_000),
   };
 }
 

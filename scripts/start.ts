@@ -37,7 +37,8 @@ async function main() {
 
   // Where tools and tests find the running stack; removed on a clean stop.
   const { apiUrl, temporalAddress, temporalUiUrl, databaseUrl, namespace, taskQueue } = stack;
-  fs.writeFileSync(readyFile, JSON.stringify({ apiUrl, temporalAddress, temporalUiUrl, databaseUrl, namespace, taskQueue, pid: process.pid }), { mode: 0o600 });
+  fs.writeFileSync(readyFile, JSON.stringify({ apiUrl, temporalAddress, temporalUiUrl, databaseUrl, namespace, taskQueue, pid: process.pid,
+    apiPid: stack.api.child.pid, workerPids: stack.workers.map((w) => w.child.pid) }), { mode: 0o600 });
 
   const lines = [
     '',

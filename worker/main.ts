@@ -1,10 +1,10 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { NativeConnection, Worker, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig, requireExternal } from '../core/config';
 import { createLogger } from '../core/logger';
-import { ensureHousekeepingSchedule, ensureSearchAttributes } from '../core/temporal';
+import { connectTemporal, ensureHousekeepingSchedule, ensureSearchAttributes } from '../core/temporal';
 import { initOrm, migrate } from '../db/orm';
 import { RunStore } from '../db/run-store';
 import { AutomationStore } from '../db/automation-store';
@@ -24,7 +24,7 @@ async function main() {
   const orm = await initOrm({ databaseUrl, poolMax: 10 });
   if (!process.env.TIDEWAY_SKIP_MIGRATIONS) await migrate(orm);
   const store = new RunStore(orm.em.getConnection().getKnex());
-  const clientConnection = await Connection.connect({ address: temporalAddress });
+  const clientConnection = await connectTemporal(temporalAddress);
   await ensureSearchAttributes(clientConnection, config.temporalNamespace);
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
   const connection = await NativeConnection.connect({ address: temporalAddress });

@@ -86,6 +86,16 @@ export async function secondUser(tenant: Tenant): Promise<Api> {
   return client(key);
 }
 
+/** Another project (and key) of the same organization and user: on /v1 it sees nothing of the first. */
+export async function secondProject(tenant: Tenant): Promise<{ api: Api; key: string; tenant: Tenant }> {
+  const knex = (await db()).em.getConnection().getKnex();
+  const slug = `second-${Math.random().toString(36).slice(2, 8)}`;
+  const project = await knex.raw('insert into projects (id, organization_id, name, slug) values (gen_random_uuid(), ?, ?, ?) returning id', [tenant.organizationId, slug, slug]);
+  const other = { ...tenant, projectId: project.rows[0].id as string };
+  const key = await createApiKey(knex, other, { name: slug });
+  return { api: client(key), key, tenant: other };
+}
+
 export async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const started = Date.now();
   let last: T = await probe();
@@ -109,14 +119,14 @@ export function waitForStatus(api: Api, runId: string, statuses: string | string
 }
 
 /** A worker process of our own, on a task queue of our own, that a test may kill. */
-export function spawnWorker(taskQueue: string, name: string): ChildProcess {
+export function spawnWorker(taskQueue: string, name: string, env: Record<string, string> = {}): ChildProcess {
   const s = testStack();
   const log = fs.openSync(path.join(s.dataDir, `${name}.log`), 'a');
   return spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
     cwd: path.resolve(__dirname, '../..'),
     env: {
       ...process.env, DATABASE_URL: s.databaseUrl, TEMPORAL_ADDRESS: s.temporalAddress, TEMPORAL_NAMESPACE: s.namespace,
-      TEMPORAL_TASK_QUEUE: taskQueue, WORKER_ID: name, TIDEWAY_SKIP_MIGRATIONS: '1', LOG_LEVEL: 'info',
+      TEMPORAL_TASK_QUEUE: taskQueue, WORKER_ID: name, TIDEWAY_SKIP_MIGRATIONS: '1', LOG_LEVEL: 'info', ...env,
     },
     stdio: ['ignore', log, log],
   });
@@ -132,14 +142,14 @@ export async function startRun(api: Api, kind: string, definition: Record<string
 }
 
 /** Another API process against the same Postgres and Temporal, as a horizontally scaled deployment runs. */
-export async function spawnApi(port: number, name: string): Promise<ChildProcess> {
+export async function spawnApi(port: number, name: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   const s = testStack();
   const log = fs.openSync(path.join(s.dataDir, `${name}.log`), 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
     cwd: path.resolve(__dirname, '../..'),
     env: {
       ...process.env, DATABASE_URL: s.databaseUrl, TEMPORAL_ADDRESS: s.temporalAddress, TEMPORAL_NAMESPACE: s.namespace,
-      TEMPORAL_TASK_QUEUE: s.taskQueue, PORT: String(port), TIDEWAY_SKIP_MIGRATIONS: '1', ACTIVITY_HEARTBEAT_TIMEOUT_SECS: '3', LOG_LEVEL: 'warn',
+      TEMPORAL_TASK_QUEUE: s.taskQueue, PORT: String(port), TIDEWAY_SKIP_MIGRATIONS: '1', ACTIVITY_HEARTBEAT_TIMEOUT_SECS: '3', LOG_LEVEL: 'warn', ...env,
     },
     stdio: ['ignore', log, log],
   });

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { newId } from '../../core/ids';
 import { closeDb, newTenant, sql, testStack, waitFor } from '../helpers/stack';
+import { runHousekeeping } from '../helpers/resilience';
 import { runSearchAttributes } from '../../workflows/search-attributes';
 
 let client: Client;
@@ -11,15 +12,6 @@ afterAll(async () => {
   await client.connection.close();
   await closeDb();
 });
-
-async function runHousekeeping() {
-  const handle = client.schedule.getHandle('tideway-housekeeping');
-  const before = (await handle.describe()).info.recentActions.length;
-  await handle.trigger();
-  const desc = await waitFor(() => handle.describe(), (d) => d.info.recentActions.length > before, 20_000, 'housekeeping to start');
-  const started = desc.info.recentActions[desc.info.recentActions.length - 1].action.workflow.workflowId;
-  return client.workflow.getHandle(started).result();
-}
 
 describe('housekeeping', () => {
   it('deletes terminal runs past retention, never an active run, and repairs disagreeing rows and workflows', async () => {
@@ -50,7 +42,7 @@ describe('housekeeping', () => {
     });
     await new Promise((r) => setTimeout(r, 4000));
 
-    const result = await runHousekeeping();
+    const result = await runHousekeeping(client);
     expect(result.purged).toBeGreaterThanOrEqual(1);
     expect(await sql('select id from runs where id = ?', [old])).toHaveLength(0);
     expect(await sql('select id from runs where id = ?', [recent])).toHaveLength(1);

@@ -1,5 +1,6 @@
 import { freePort } from '../../scripts/stack';
-import { client, closeDb, newTenant, spawnApi, spawnWorker, sql, stopProcess, waitFor } from '../helpers/stack';
+import { client, closeDb, newTenant, spawnApi, spawnWorker, stopProcess } from '../helpers/stack';
+import { expectEachAttemptOnce, settledJobRuns } from '../helpers/resilience';
 import { jobEndpoint } from '../helpers/job-endpoint';
 
 /**
@@ -47,50 +48,11 @@ it(`completes all ${RUNS} acknowledged runs with a worker and an API killed mid-
       }
     }));
     expect(new Set(acknowledged).size).toBe(RUNS);
-    const done = await waitFor(
-      () => sql(`select status, count(*)::int as n from runs where target_id = ? group by status`, [job.id]),
-      (rows) => rows.every((r: any) => r.status === 'completed') && rows[0]?.n >= RUNS, 240_000, 'every run to complete',
-    );
-    expect(done).toEqual([{ status: 'completed', n: RUNS }]);
-    const attempts = await sql(`select id, attempt from runs where target_id = ?`, [job.id]);
-    for (const run of attempts) {
-      const seen = ep.for(run.id).map((d) => d.attempt);
-      // Each attempt the run recorded reached the endpoint once (a lost worker's attempt is re-dispatched as the next one).
-      expect(new Set(seen).size).toBe(seen.length);
-      expect(Math.max(...seen)).toBe(run.attempt);
-    }
+    expect(await settledJobRuns(job.id, RUNS, 240_000)).toEqual({ completed: RUNS });
+    await expectEachAttemptOnce(ep, job.id);
   } finally {
     await Promise.all([...workers, ...apis].map((p) => stopProcess(p)));
     await ep.close();
   }
 }, 420_000);
 
-it('completes every in-flight run when the only worker is killed and a new one starts', async () => {
-  const runs = Number(process.env.CRASH_RUNS ?? 150);
-  const queue = `only-worker-${Date.now()}`;
-  const { api } = await newTenant('only-worker', { taskQueue: queue });
-  const ep = await jobEndpoint();
-  let worker = spawnWorker(queue, 'only-worker-a');
-  try {
-    ep.on('/slow', () => new Promise((r) => setTimeout(() => r({ status: 200, body: {} }), 300)));
-    const job = (await api.post('/v1/jobs', { name: 'only', slug: 'only', endpoint_url: `${ep.base}/slow`, max_attempts: 5, retry_initial_delay_secs: 0.2 })).body;
-    const bulk = await api.post(`/v1/jobs/${job.id}/trigger/bulk`, { items: Array.from({ length: runs }, (_, i) => ({ payload: { i } })) });
-    expect(bulk.status).toBe(201);
-    await waitFor(async () => ep.dispatches.length, (n) => n >= 20, 60_000, 'runs in flight');
-    await stopProcess(worker, 'SIGKILL');
-    worker = spawnWorker(queue, 'only-worker-b');
-    const done = await waitFor(
-      () => sql(`select status, count(*)::int as n from runs where target_id = ? group by status`, [job.id]),
-      (rows) => rows.length === 1 && rows[0].status === 'completed', 240_000, 'every run to complete',
-    );
-    expect(done).toEqual([{ status: 'completed', n: runs }]);
-    for (const run of await sql('select id, attempt from runs where target_id = ?', [job.id])) {
-      const seen = ep.for(run.id).map((d) => d.attempt);
-      expect(new Set(seen).size).toBe(seen.length);
-      expect(Math.max(...seen)).toBe(run.attempt);
-    }
-  } finally {
-    await stopProcess(worker);
-    await ep.close();
-  }
-}, 420_000);
