@@ -10,6 +10,7 @@ import type { AutomationStore } from '../db/automation-store';
 import type { JobStore } from '../db/job-store';
 import { createJobActivities } from './job';
 import { createHousekeepingActivities } from './housekeeping';
+import type { EgressPolicy } from '../core/egress';
 
 export interface ActivityDeps {
   store: RunStore;
@@ -23,6 +24,8 @@ export interface ActivityDeps {
   runTokenSecret: string | undefined;
   retentionDays: number;
   reconcileAfterSecs: number;
+  /** Where job dispatches may go (executors get it through `http`); anywhere when absent. */
+  egress?: EgressPolicy;
 }
 
 /** Activities take their dependencies: tests and production build them the same way. */
@@ -30,7 +33,7 @@ export function createActivities(deps: ActivityDeps) {
   const { store, automations, jobs, client, http, workerId, taskQueue, heartbeatTimeoutSecs, runTokenSecret } = deps;
   return {
     ...createHousekeepingActivities({ store, client, retentionDays: deps.retentionDays, reconcileAfterSecs: deps.reconcileAfterSecs }),
-    ...createJobActivities({ store, jobs, runTokenSecret, workerId }),
+    ...createJobActivities({ store, jobs, runTokenSecret, workerId, egress: deps.egress }),
     ...createAutomationActivities({ store, automations, client, defaultTaskQueue: taskQueue, heartbeatTimeoutSecs }),
 
     /** Persists a status change with its event and log line; idempotent by dedupe key. */

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Context } from '@temporalio/activity';
+import { egressRefusal, type EgressPolicy } from '../core/egress';
 import { runTokenSecret, signRunToken } from '../core/run-token';
 import type { JobStore } from '../db/job-store';
 import type { RunStore } from '../db/run-store';
@@ -11,6 +12,7 @@ export interface JobActivityDeps {
   jobs: JobStore;
   runTokenSecret: string | undefined;
   workerId: string;
+  egress?: EgressPolicy;
 }
 
 export interface DispatchResult {
@@ -73,7 +75,7 @@ const parse = (text: string, contentType: string | undefined) => {
 };
 
 /** Activities of job runs: dispatch to the job's endpoint, and dependency checks. */
-export function createJobActivities({ store, jobs, runTokenSecret: fromEnv, workerId }: JobActivityDeps) {
+export function createJobActivities({ store, jobs, runTokenSecret: fromEnv, workerId, egress = 'any' }: JobActivityDeps) {
   let secret: Promise<string> | null = null;
   const getSecret = () => (secret ??= runTokenSecret(fromEnv, (make) => jobs.setting('run_token_secret', make)));
 
@@ -106,7 +108,10 @@ export function createJobActivities({ store, jobs, runTokenSecret: fromEnv, work
       const started = performance.now();
       let result: DispatchResult;
       let response: Awaited<ReturnType<typeof post>> | null = null;
+      const refusal = egressRefusal(input.endpointUrl, egress);
       try {
+        // A refused destination stays refused: no retry.
+        if (refusal) throw Object.assign(new Error(refusal), { code: 'EGRESS_DENIED' });
         response = await post(input.endpointUrl, body, headers, input.timeoutSecs * 1000, ctx.cancellationSignal);
         const s = response.status;
         const parsed = parse(response.body, response.headers['content-type'] as string | undefined);
@@ -118,7 +123,7 @@ export function createJobActivities({ store, jobs, runTokenSecret: fromEnv, work
         const code = (err as { code?: string }).code;
         result = code === 'ETIMEDOUT_ATTEMPT'
           ? { outcome: 'timeout', retryable: true, error: `request timed out after ${input.timeoutSecs} s` }
-          : { outcome: 'error', retryable: true, error: `request failed: ${code ?? (err as Error).message}` };
+          : { outcome: 'error', retryable: code !== 'EGRESS_DENIED', error: `request failed: ${code === 'EGRESS_DENIED' ? (err as Error).message : code ?? (err as Error).message}` };
       } finally {
         clearInterval(beat);
       }

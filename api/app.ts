@@ -1,13 +1,12 @@
-import Koa, { type Context, type Next } from 'koa';
+import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
-import getRawBody from 'raw-body';
 import { newId } from '../core/ids';
-import { findUnstorable, hasUnstorableText } from '../core/json-safety';
 import { IllegalTransitionError } from '../core/run-status';
 import { RunNotFoundError } from '../db/run-store';
 import type { ApiDeps } from './deps';
 import { createAuthenticator } from './auth';
-import { HttpError, ValidationError, dialectOf, writeError } from './errors';
+import { HttpError, writeError } from './errors';
+import { jsonBody } from './body';
 import { mount, type RouteDef } from './route';
 import { buildOpenApi, DOCS_HTML } from './openapi';
 import { actionRunRoutes } from './routes/action-runs';
@@ -20,7 +19,6 @@ import { jobRoutes } from './routes/jobs';
 import { jobRunRoutes } from './routes/job-runs';
 import { sdkRoutes } from './routes/sdk';
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function allRoutes(deps: ApiDeps): RouteDef[] {
@@ -30,38 +28,6 @@ export function allRoutes(deps: ApiDeps): RouteDef[] {
     ...systemRoutes(deps), ...actionRunRoutes(deps), ...automationRoutes(deps, automations), ...automationRunRoutes(deps, automations),
     ...jobRoutes(deps, jobRuns), ...jobRunRoutes(deps, jobRuns), ...sdkRoutes(deps, jobRuns),
   ];
-}
-
-/** Reads a JSON body up to 1 MiB into ctx.state.body (undefined when empty). */
-async function jsonBody(ctx: Context, next: Next) {
-  for (const [name, value] of Object.entries(ctx.query)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (typeof v === 'string' && hasUnstorableText(v)) {
-        throw new ValidationError([{ loc: ['query', name], msg: 'text may not contain NUL characters or unpaired surrogates', type: 'string_unicode' }]);
-      }
-    }
-  }
-  if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method) && ctx.req.headers['content-length'] !== '0') {
-    let raw: string;
-    try {
-      raw = await getRawBody(ctx.req, { limit: BODY_LIMIT_BYTES, encoding: 'utf8' });
-    } catch (err) {
-      const e = err as { type?: string; status?: number };
-      if (e.type === 'entity.too.large') throw new HttpError(413, 'request body larger than 1 MiB');
-      throw new HttpError(400, 'could not read request body');
-    }
-    if (raw.trim() !== '') {
-      try {
-        ctx.state.body = JSON.parse(raw);
-      } catch (err) {
-        if (dialectOf(ctx.path) === 'strait') throw new HttpError(400, 'malformed JSON body');
-        throw new ValidationError([{ loc: ['body', 0], msg: `JSON decode error: ${(err as Error).message}`, type: 'json_invalid' }]);
-      }
-      const bad = findUnstorable(ctx.state.body);
-      if (bad) throw new ValidationError([{ loc: ['body', ...bad], msg: 'text may not contain NUL characters or unpaired surrogates', type: 'string_unicode' }]);
-    }
-  }
-  await next();
 }
 
 /** Builds the Koa app; it does not listen (api/server.ts does). */
@@ -85,7 +51,8 @@ export function createApp(deps: ApiDeps): Koa {
     } catch (err) {
       writeError(ctx, toHttpError(err, ctx, deps));
     } finally {
-      const route = (ctx.state.route as string) ?? (ctx.status === 404 ? 'unmatched' : ctx.path);
+      // A route template, never the raw path: a label per fuzzed or scanned URL would grow the metrics without bound.
+      const route = (ctx.state.route as string) ?? (ctx._matchedRoute as string | undefined) ?? 'unmatched';
       const labels = { method: ctx.method, route, status: String(ctx.status) };
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requests.inc(labels);
@@ -100,6 +67,8 @@ export function createApp(deps: ApiDeps): Koa {
     if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
     deps.log.warn({ err: err.message }, 'response stream error');
   });
+  // A request waits on an unreachable Temporal for a bounded time, then answers 503 (not a hang).
+  app.use((ctx, next) => deps.temporal.connection.withDeadline(Date.now() + deps.config.temporalRequestTimeoutMs, next));
   app.use(jsonBody);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
@@ -113,7 +82,7 @@ function toHttpError(err: unknown, ctx: Context, deps: ApiDeps): HttpError {
   const status = (err as { status?: number }).status;
   if (status === 405 || status === 501) return new HttpError(405, 'Method Not Allowed');
   if (isUnavailable(err)) {
-    deps.log.warn({ reqId: ctx.state.requestId, err: (err as Error).message }, 'dependency unavailable');
+    deps.log.warn({ reqId: ctx.state.requestId, err: (err as Error).message, cause: String((err as Error).cause ?? '') || undefined }, 'dependency unavailable');
     return new HttpError(503, 'service temporarily unavailable', { 'Retry-After': '5' });
   }
   deps.log.error({ reqId: ctx.state.requestId, err: (err as Error)?.stack ?? String(err) }, 'unhandled error');
@@ -123,7 +92,9 @@ function toHttpError(err: unknown, ctx: Context, deps: ApiDeps): HttpError {
 /** Postgres or Temporal unreachable: a 503 the client may retry, never a 500. */
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string | number; name?: string; message?: string };
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ECONNRESET' || e?.code === '57P01' || e?.code === '57P03') return true;
+  const code = String(e?.code ?? '');
+  // Node socket errors; Postgres class 08 (connection exception) and 57P01-57P03 (shutting down, cannot connect now).
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
   if (e?.name === 'ServiceError' || e?.name === 'KnexTimeoutError') return true;
-  return /Connection terminated|connect ECONNREFUSED|UNAVAILABLE|Timeout acquiring a connection/.test(e?.message ?? '');
+  return /Connection terminated|connect ECONNREFUSED|UNAVAILABLE|Timeout acquiring a connection|not queryable|the database system is (starting up|shutting down)/.test(e?.message ?? '');
 }

@@ -1,3 +1,4 @@
+import Ajv2020 from 'ajv/dist/2020';
 import { z, type ZodType } from 'zod';
 import type { RouteDef } from './route';
 
@@ -41,11 +42,38 @@ const STANDARD_ERRORS: Record<number, string> = {
   410: 'The run is already finished',
   404: 'Not found (or owned by another organization)',
   413: 'Request body larger than 1 MiB',
+  415: 'The body is not JSON (Content-Type other than application/json)',
   422: 'Validation error',
-  400: 'Malformed request',
+  400: 'Malformed request (e.g. a body that is not UTF-8 JSON or nests deeper than 128 levels)',
   409: 'The resource is in a state that does not allow this',
   503: 'A dependency (Postgres or Temporal) is unavailable; retry after Retry-After seconds',
 };
+
+/** Links the id a creating operation returns to the operations under what it created, for clients and stateful testing. */
+function addLinks(routes: RouteDef[], paths: Record<string, Json>): void {
+  for (const r of routes.filter((x) => x.creates)) {
+    const param = /\{(\w+)\}$/.exec(r.creates!)![1];
+    const links: Json = {};
+    for (const target of routes) {
+      if (target.path === r.creates || target.path.startsWith(`${r.creates}/`)) {
+        links[target.operationId] = { operationId: target.operationId, parameters: { [param]: '$response.body#/id' } };
+      }
+    }
+    const responses = (paths[r.path][r.method] as { responses: Record<string, Json> }).responses;
+    for (const [code, resp] of Object.entries(responses)) if (/^2/.test(code) && resp.content) resp.links = links;
+  }
+}
+
+const documentValidator = new Ajv2020({ strict: false, validateFormats: false });
+/**
+ * A missing body is read as `{}` for object schemas (api/route.ts), so the body is optional when `{}`
+ * is valid: for the schema and for what the document adds to it (`.meta({ anyOf })` rules a handler checks).
+ */
+const acceptsNoBody = (body: ZodType) =>
+  body instanceof z.ZodObject && body.safeParse({}).success && documentValidator.validate(jsonSchema(body, 'input'), {});
+
+const DESCRIPTION = 'Text anywhere in a request (query values, body strings and object keys) may not contain NUL characters '
+  + 'or unpaired UTF-16 surrogates, which Postgres cannot store: such a request is refused with 422.';
 
 /** The OpenAPI 3.1 document, built from the same route definitions that validate requests. */
 export function buildOpenApi(routes: RouteDef[], info: { title: string; version: string }): Json {
@@ -57,9 +85,11 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
       if (!schema) continue;
       const js = jsonSchema(schema, 'input') as { properties?: Record<string, Json>; required?: string[] };
       for (const [name, prop] of Object.entries(js.properties ?? {})) {
-        const { description, ...rest } = prop as Json;
+        const { description, contentMediaType, contentSchema, ...rest } = prop as Json;
         parameters.push({
-          name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: rest,
+          name, in: where, required: where === 'path' || (js.required ?? []).includes(name),
+          // A parameter that carries a JSON document (`.meta({ contentMediaType, contentSchema })`) is described by its content.
+          ...(contentMediaType === 'application/json' && contentSchema ? { content: { 'application/json': { schema: contentSchema } } } : { schema: rest }),
           ...(description ? { description } : {}),
         });
       }
@@ -85,8 +115,8 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
     const write = r.method !== 'get';
     const errorCodes = [
       ...(r.public ? [] : [401]), ...(r.runToken ? [410] : []), ...(r.params || r.query?.shape.project_id ? [404] : []),
-      ...(r.query || r.body || (r.params && !strait) ? [422] : []), ...(r.body ? [413] : []),
-      ...(strait && (r.body || r.query) ? [400] : []), ...(write && !r.public ? [409] : []), 503,
+      ...(r.query || r.body || (r.params && !strait) ? [422] : []), ...(r.body ? [413, 415] : []),
+      ...(r.body || (strait && r.query) ? [400] : []), ...(write && !r.public ? [409] : []), 503,
     ];
     for (const code of errorCodes) {
       if (responses[code]) continue;
@@ -105,15 +135,16 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
       tags: r.tags,
       ...(r.description ? { description: r.description } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
+      ...(r.body ? { requestBody: { required: !acceptsNoBody(r.body), content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
       responses,
       ...(r.public ? { security: [] } : r.runToken ? { security: [{ runToken: [] }] } : {}),
     };
     paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
   }
+  addLinks(routes, paths);
   return {
     openapi: '3.1.0',
-    info,
+    info: { ...info, description: DESCRIPTION },
     paths,
     components: {
       securitySchemes: {

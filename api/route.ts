@@ -41,6 +41,11 @@ export interface RouteDef<P = any, Q = any, B = any> {
   public?: boolean;
   /** Authenticated by a run token (the callback API) instead of an API key. */
   runToken?: boolean;
+  /**
+   * The path, up to its id parameter, of what this operation creates (`/v1/runs/{runID}`): the
+   * document links the `id` of its 2xx body to every operation under that path.
+   */
+  creates?: string;
   handler: (input: RouteInput<P, Q, B>) => Promise<RouteResponse | void>;
 }
 
@@ -58,7 +63,19 @@ export function toPartIssues(part: 'body' | 'query' | 'path' | 'header', error: 
   return toFieldIssues(error, input).map((i) => ({ ...i, loc: [part, ...i.loc] }));
 }
 
+/** Whether a query field is a number under its optional/default wrappers. */
+function isNumberField(field: ZodType): boolean {
+  let t: ZodType = field;
+  while (t instanceof z.ZodOptional || t instanceof z.ZodDefault || t instanceof z.ZodNullable) t = t.unwrap() as ZodType;
+  return t instanceof z.ZodNumber;
+}
+
 export function parsePart<T extends ZodType>(schema: T, part: 'body' | 'query' | 'path', input: unknown): z.output<T> {
+  // Query values are text and z.coerce.number() reads '' as 0: an empty value is not a number.
+  if (part === 'query' && schema instanceof z.ZodObject) {
+    const empty = Object.entries(schema.shape as Record<string, ZodType>).filter(([name, field]) => (input as Record<string, unknown>)[name] === '' && isNumberField(field));
+    if (empty.length) throw new ValidationError(empty.map(([name]) => ({ loc: ['query', name], msg: 'Input should be a valid number, unable to parse string as a number', type: 'float_parsing' })));
+  }
   const res = schema.safeParse(input);
   if (res.success) return res.data;
   throw new ValidationError(toPartIssues(part, res.error, input));
@@ -84,8 +101,8 @@ export function mount(router: Router, routes: RouteDef[], authenticate: (ctx: Co
       }
       const query = def.query ? parsePart(def.query, 'query', ctx.query) : {};
       let body: unknown;
-      // An empty body is an empty object for object schemas, so missing fields are named one by one.
-      if (def.body) body = parsePart(def.body, 'body', ctx.state.body ?? (def.body instanceof z.ZodObject ? {} : undefined));
+      // An empty body is an empty object for object schemas, so missing fields are named one by one; `null` is not a body.
+      if (def.body) body = parsePart(def.body, 'body', ctx.state.body === undefined && def.body instanceof z.ZodObject ? {} : ctx.state.body);
       const res = (await def.handler({ params, query, body, auth, ctx })) ?? {};
       if (res.headers) for (const [k, v] of Object.entries(res.headers)) ctx.set(k, v);
       if (ctx.respond === false || ctx.state.streaming) return;

@@ -11,12 +11,18 @@ export class RunHub {
   private client: Client | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
   private closed = false;
+  /**
+   * Notifications received so far. A read begun when this was n sees every write announced by the
+   * first n, so readers that find the same n may share one read (see sse.ts).
+   */
+  notifications = 0;
 
   constructor(private readonly databaseUrl: string, private readonly log: Logger) {}
 
   async start(): Promise<void> {
     const client = new Client({ connectionString: this.databaseUrl });
     client.on('notification', (msg) => {
+      this.notifications++;
       if (msg.payload) this.listeners.get(msg.payload)?.forEach((fn) => fn());
     });
     client.on('error', (err) => {
@@ -36,6 +42,7 @@ export class RunHub {
       try {
         await this.start();
         // Wake everyone: they re-read from their cursor, so nothing written meanwhile is missed.
+        this.notifications++;
         this.listeners.forEach((set) => set.forEach((fn) => fn()));
         return;
       } catch {

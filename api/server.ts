@@ -1,4 +1,6 @@
-import { Client, Connection } from '@temporalio/client';
+import http from 'node:http';
+import { Client } from '@temporalio/client';
+import { connectTemporal, ensureSearchAttributes } from '../core/temporal';
 import { loadConfig, requireExternal } from '../core/config';
 import { createLogger } from '../core/logger';
 import { initOrm, migrate } from '../db/orm';
@@ -17,15 +19,24 @@ async function main() {
   if (!process.env.TIDEWAY_SKIP_MIGRATIONS) await migrate(orm);
   const knex = orm.em.getConnection().getKnex();
   if (config.bootstrapApiKey) await bootstrapKeys(knex, config.bootstrapApiKey);
-  const connection = await Connection.connect({ address: temporalAddress });
+  const connection = await connectTemporal(temporalAddress);
+  // Runs are started with Tideway's search attributes: make sure they exist even if no worker ran yet.
+  await ensureSearchAttributes(connection, config.temporalNamespace);
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const hub = new RunHub(databaseUrl, log);
   await hub.start();
   const app = createApp({ config, orm, knex, store: new RunStore(knex), temporal, hub, log, metrics: createMetrics() });
-  const server = app.listen(config.port, () => log.info({ port: config.port }, 'api listening'));
+  const server = http.createServer({
+    // Slow clients are dropped (408): headers and the whole request each have a deadline. Only
+    // receiving the request is bounded, so long-lived responses (SSE streams) are not.
+    headersTimeout: config.httpHeadersTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    // Enforce them to the second (Node checks every 30 s by default); idle connections cost nothing here.
+    connectionsCheckingInterval: 1_000,
+  }, app.callback());
+  // Longer than the idle timeout of common load balancers (60 s), so they never reuse a closed connection.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 0;
+  server.listen(config.port, () => log.info({ port: config.port }, 'api listening'));
 
   const stop = async () => {
     log.info('api stopping');

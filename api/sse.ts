@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { RunHub } from './run-hub';
 import type { RunEventRow } from '../db/entities';
@@ -7,6 +6,8 @@ import type { RunKind } from '../core/run-status';
 
 export interface SseSource<T extends { id: string }> {
   runId: string;
+  /** Names what `fetch` reads (`events:<run id>`): streams of one source share their reads. */
+  key?: string;
   /** Exclusive cursor: the id of the last entry the client has. */
   after: string | null;
   fetch(after: string | null, limit: number): Promise<T[]>;
@@ -30,17 +31,35 @@ export function resumeCursor(ctx: Context, after: string | undefined): string | 
 const PAGE = 500;
 
 /**
+ * Reads in flight by key. Every subscriber of a run wakes on the same notification and reads the
+ * same page: the first starts the query and the others await it, so a run with a thousand
+ * subscribers costs one query per write, not a thousand. The key carries the hub's notification
+ * count, so a read is only joined by those it can satisfy (begun after what woke them).
+ */
+const inFlight = new Map<string, Promise<unknown>>();
+function shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+  let p = inFlight.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = read().finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+  }
+  return p;
+}
+
+/**
  * Serves one Server-Sent Events stream: replays history after the cursor, then tails live
  * entries announced through the hub, with `: ping` comments, and closes after the end entry.
  * Subscribing before the replay and reading by cursor means no gap and no duplicate.
  */
 export function streamSse<T extends { id: string }>(ctx: Context, hub: RunHub, source: SseSource<T>): void {
-  const out = new PassThrough();
+  // Written to the response directly rather than through a body stream Koa pipes: an open stream
+  // costs less memory, and a client leaving costs no stream errors (thousands may leave at once).
+  const out = ctx.res;
   ctx.req.socket.setTimeout(0);
   ctx.req.socket.setNoDelay(true);
   ctx.status = 200;
   ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-  ctx.body = out;
+  ctx.respond = false;
   ctx.state.streaming = true;
 
   let cursor = source.after;
@@ -59,36 +78,43 @@ export function streamSse<T extends { id: string }>(ctx: Context, hub: RunHub, s
     clearInterval(ping);
     unsubscribe();
     wake?.();
-    out.end();
+    if (!out.destroyed) out.end();
   };
-  ctx.req.on('close', finish);
+  out.on('close', finish);
   out.on('error', finish);
   out.write(': connected\n\n');
 
-  /** Sends every entry after the cursor; true once the end entry was sent. */
-  const drain = async (): Promise<boolean> => {
+  const fetch = (after: string | null) => (source.key ? shared(`${source.key}:${after}:${hub.notifications}`, () => source.fetch(after, PAGE)) : source.fetch(after, PAGE));
+  const isFinished = () => (source.key ? shared(`${source.key}:finished:${hub.notifications}`, () => source.isFinished()) : source.isFinished());
+
+  /** Sends every entry after the cursor: 'end' once the end entry was sent, else how many entries it read. */
+  const drain = async (): Promise<number | 'end'> => {
+    let read = 0;
     for (;;) {
-      const rows = await source.fetch(cursor, PAGE);
+      const rows = await fetch(cursor);
+      read += rows.length;
       for (const row of rows) {
         cursor = row.id;
         if (source.include && !source.include(row)) continue;
         out.write(`id: ${row.id}\nevent: ${source.event(row)}\ndata: ${JSON.stringify(source.data(row))}\n\n`);
-        if (source.isEnd(row)) return true;
+        if (source.isEnd(row)) return 'end';
       }
-      if (rows.length < PAGE) return false;
+      if (rows.length < PAGE) return read;
     }
   };
 
   void (async () => {
     try {
-      while (open) {
+      for (let replay = true; open; replay = false) {
         if (!pending) await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
         if (!open) break;
         pending = false;
-        if (await drain()) return;
+        const read = await drain();
+        if (read === 'end') return;
         // A run that ended before the cursor has nothing more to send: read once more and close.
-        if (await source.isFinished()) {
+        // Asked after the replay and on a wake-up with nothing new; a live entry needs no check.
+        if ((replay || read === 0) && (await isFinished())) {
           await drain();
           return;
         }
@@ -108,6 +134,7 @@ export function streamRunEvents(
 ): void {
   streamSse<RunEventRow>(ctx, deps.hub, {
     runId: run.id,
+    key: `events:${run.id}`,
     after: resumeCursor(ctx, opts.after),
     fetch: (a, limit) => deps.store.eventsAfter(run.id, a, limit),
     include: opts.include,

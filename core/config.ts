@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseEgressPolicy, type EgressPolicy } from './egress';
 
 /** Everything Tideway reads from the environment, in one place (documented in the README). */
 export interface Config {
@@ -22,6 +23,8 @@ export interface Config {
   housekeepingIntervalSecs: number;
   /** How long a run row and its workflow must disagree before the reconciler repairs them. */
   reconcileAfterSecs: number;
+  /** Where workers may send requests: anywhere, or only this machine (test and fuzzing stacks). */
+  egress: EgressPolicy;
   /** A client must send its request headers within this (slowloris protection). */
   httpHeadersTimeoutMs: number;
   /** ... and its whole request, body included, within this; responses (SSE streams) are not bounded. */
@@ -57,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runRetentionDays: int('RUN_RETENTION_DAYS', 30),
     housekeepingIntervalSecs: int('HOUSEKEEPING_INTERVAL_SECS', 300),
     reconcileAfterSecs: int('RECONCILE_AFTER_SECS', 120),
+    egress: parseEgressPolicy(env.EGRESS),
     httpHeadersTimeoutMs: int('HTTP_HEADERS_TIMEOUT_MS', 15_000),
     httpRequestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 60_000),
     temporalRequestTimeoutMs: int('TEMPORAL_REQUEST_TIMEOUT_MS', 10_000),

@@ -28,13 +28,28 @@ export function findUnstorable(value: unknown, path: (string | number)[] = []): 
   return null;
 }
 
-const MIN_TIME = Date.UTC(1970, 0, 1);
-const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59);
+/**
+ * Whether arrays and objects in `value` nest more than `max` levels deep (`[]` is one level).
+ * Iterative, so it answers for any depth; recursive walkers (ours, JSON.stringify, Postgres) do not.
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length) {
+    const [v, outer] = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (outer + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) pending.push([child, outer + 1]);
+  }
+  return false;
+}
 
-/** An ISO-8601 instant within what Postgres and JavaScript both represent exactly (1970..9999, offset ±14:00). */
+/**
+ * An RFC 3339 date-time of year 1970..9998 with an offset within ±14:00: Postgres and JavaScript
+ * represent every such instant exactly, and in UTC it still has a four-digit year. A pattern (not a
+ * range of instants), so that the OpenAPI document can state exactly what is accepted.
+ */
+export const SANE_INSTANT = /^(?:19[7-9]\d|[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:0\d|1[0-3]):[0-5]\d|[+-]14:00)$/;
+
 export function isSaneInstant(value: string): boolean {
-  const offset = /([+-])(\d{2}):?(\d{2})$/.exec(value);
-  if (offset && (Number(offset[2]) > 14 || Number(offset[3]) > 59 || (Number(offset[2]) === 14 && Number(offset[3]) > 0))) return false;
-  const t = Date.parse(value);
-  return Number.isFinite(t) && t >= MIN_TIME && t <= MAX_TIME;
+  return SANE_INSTANT.test(value) && Number.isFinite(Date.parse(value));
 }

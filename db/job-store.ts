@@ -54,6 +54,8 @@ type Db = Knex | Knex.Transaction;
 /** Rows with the cursor value (`created_at` at full precision) alongside. */
 export type RunWithCursor = RunRow & { cursor: string };
 const CURSOR_SQL = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor`;
+/** How many of the newest candidate runs a metadata or payload filter reads in order before turning to its index. */
+const JSON_FILTER_WINDOW = 10_000;
 
 /** Jobs, their dependencies, job-run listing, and what runs report through the callback API. */
 export class JobStore {
@@ -143,8 +145,14 @@ export class JobStore {
     return { deps, runs: latest, verdicts };
   }
 
-  /** Keyset pages of job runs, newest first; every filter has an index (see migrations). */
-  listRuns(f: RunListFilter): Promise<RunWithCursor[]> {
+  /**
+   * A keyset page of job runs, newest first; every filter has an index (see migrations). A metadata
+   * or payload filter first reads the newest JSON_FILTER_WINDOW candidates in time order, where a
+   * common value fills the page, and only then its GIN index: the planner cannot know that all of a
+   * value's matches lie far back in time, and the ordered scan it picks for a value it believes
+   * common would then read the whole history.
+   */
+  async listRuns(f: RunListFilter): Promise<RunWithCursor[]> {
     const where = ['project_id = ?', "kind = 'job'"];
     const vals: unknown[] = [f.projectId];
     if (f.status) { where.push('status = ?'); vals.push(f.status); }
@@ -152,11 +160,21 @@ export class JobStore {
     if (f.triggeredBy) { where.push('trigger_method = ?'); vals.push(f.triggeredBy); }
     if (f.batchId) { where.push('batch_id = ?'); vals.push(f.batchId); }
     if (f.parentId) { where.push('parent_id = ?'); vals.push(f.parentId); }
-    if (f.metadataKey && f.metadataValue !== undefined) { where.push('metadata @> ?::jsonb'); vals.push(JSON.stringify({ [f.metadataKey]: f.metadataValue })); }
-    else if (f.metadataKey) { where.push('jsonb_exists(metadata, ?)'); vals.push(f.metadataKey); }
-    if (f.payloadContains) { where.push('input @> ?::jsonb'); vals.push(JSON.stringify(f.payloadContains)); }
     if (f.cursor) { where.push('created_at < ?::timestamptz'); vals.push(f.cursor); }
-    return rows<RunWithCursor>(this.knex, `select *, ${CURSOR_SQL} from runs where ${where.join(' and ')} order by created_at desc, id desc limit ?`, [...vals, f.limit]);
+    const json: string[] = [];
+    const jsonVals: unknown[] = [];
+    if (f.metadataKey && f.metadataValue !== undefined) { json.push('metadata @> ?::jsonb'); jsonVals.push(JSON.stringify({ [f.metadataKey]: f.metadataValue })); }
+    else if (f.metadataKey) { json.push('metadata \\? ?'); jsonVals.push(f.metadataKey); }
+    if (f.payloadContains) { json.push('input @> ?::jsonb'); jsonVals.push(JSON.stringify(f.payloadContains)); }
+
+    const order = 'order by created_at desc, id desc';
+    if (json.length === 0) return rows<RunWithCursor>(this.knex, `select *, ${CURSOR_SQL} from runs where ${where.join(' and ')} ${order} limit ?`, [...vals, f.limit]);
+    const recent = await rows<RunWithCursor>(this.knex, `select *, ${CURSOR_SQL} from (select * from runs where ${where.join(' and ')} ${order} limit ${JSON_FILTER_WINDOW}) r
+      where ${json.join(' and ')} ${order} limit ?`, [...vals, ...jsonVals, f.limit]);
+    if (recent.length >= f.limit) return recent;
+    // Materialized, so the planner picks the match set's best plan (the GIN index) instead of an ordered scan.
+    return rows<RunWithCursor>(this.knex, `with m as materialized (select id, created_at from runs where ${[...where, ...json].join(' and ')})
+      select runs.*, ${CURSOR_SQL} from (select id from m ${order} limit ?) page join runs using (id) ${order}`, [...vals, ...jsonVals, f.limit]);
   }
 
   // --- what runs report back (callback API) ---

@@ -18,3 +18,14 @@ export async function one<T>(db: Knex | Knex.Transaction, sql: string, bindings:
 
 /** JSON values are bound as text and cast, so arrays and strings are never mistaken for SQL arrays. */
 export const jsonb = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/**
+ * count(*) over `from … where …` that reads at most `cap` + 1 rows: exact up to `cap`, past it the
+ * planner's estimate (never below cap + 1), so a total never costs a scan of a tenant's history.
+ */
+export async function boundedCount(db: Knex | Knex.Transaction, fromWhere: string, bindings: readonly unknown[], cap: number): Promise<{ count: number; exact: boolean }> {
+  const counted = await one<{ n: number }>(db, `select count(*)::int as n from (select 1 ${fromWhere} limit ${cap + 1}) t`, bindings);
+  if (counted!.n <= cap) return { count: counted!.n, exact: true };
+  const plan = (await db.raw(`explain (format json) select 1 ${fromWhere}`, bindings as Knex.RawBinding[])).rows[0]['QUERY PLAN'] as { Plan: { 'Plan Rows': number } }[];
+  return { count: Math.max(cap + 1, Math.round(plan[0].Plan['Plan Rows'])), exact: false };
+}

@@ -10,6 +10,7 @@ import { RunStore } from '../db/run-store';
 import { AutomationStore } from '../db/automation-store';
 import { JobStore } from '../db/job-store';
 import { createActivities } from '../activities';
+import { guardedFetch } from '../core/egress';
 
 /**
  * One worker process: run workflows and activities of one task queue. Start as many as needed
@@ -39,7 +40,7 @@ async function main() {
       ? { workflowBundle: { codePath: bundlePath } }
       : { workflowsPath: path.resolve(__dirname, '../workflows') }),
     activities: createActivities({
-      store, automations: new AutomationStore(store.knex), client, http: { fetch }, workerId: config.workerId,
+      store, automations: new AutomationStore(store.knex), client, http: { fetch: guardedFetch(config.egress) }, egress: config.egress, workerId: config.workerId,
       taskQueue: config.taskQueue, heartbeatTimeoutSecs: config.activityHeartbeatTimeoutSecs,
       jobs: new JobStore(store.knex), runTokenSecret: config.runTokenSecret,
       retentionDays: config.runRetentionDays, reconcileAfterSecs: config.reconcileAfterSecs,

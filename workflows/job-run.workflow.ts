@@ -1,6 +1,6 @@
 import {
   ActivityFailure, CancellationScope, TimeoutFailure, condition, getExternalWorkflowHandle, isCancellation,
-  proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunPatch } from '../db/run-store';
@@ -58,6 +58,9 @@ export function backoffMs(job: JobConfig, attempt: number, random: number): numb
  * slots by priority, dispatch to the job's endpoint, async completion through the callback API,
  * retries with backoff, dead-lettering, time-outs, pause, resume, restart and cancellation.
  */
+/** Patch: a restart of a paused run answers once the run is queued again, and works on a run paused while queued. */
+const RESTART_ANSWERS_ONCE_QUEUED = 'restart-answers-once-queued';
+
 export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
   const { runId, job } = input;
   let status: string = input.initialStatus;
@@ -191,9 +194,13 @@ export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
         if (pauseRequested) {
           await releaseSlots();
           await move('paused', { message: 'paused while queued' });
-          await condition(() => resumeRequested);
+          // A restart requeues it as resume does (before this patch only resume was awaited: a restart hung).
+          const restartable = patched(RESTART_ANSWERS_ONCE_QUEUED);
+          await condition(() => resumeRequested || (restartable && restart !== null));
           pauseRequested = resumeRequested = false;
-          await move('queued', { message: 'resumed' });
+          if (restart) machinePreset = (restart as { machinePreset: string | null }).machinePreset ?? machinePreset;
+          await move('queued', { message: restart ? 'restarting' : 'resumed' });
+          if (restartable) restart = null;
           await jobSlot.request();
           await keySlot.request();
           continue;
@@ -214,6 +221,8 @@ export async function jobRunWorkflow(input: JobRunInput): Promise<string> {
         if (restart) machinePreset = (restart as { machinePreset: string | null }).machinePreset ?? machinePreset;
         // Resume queues the same attempt; restart does too, and re-dispatches it from the start.
         await move('queued', { message: restart ? 'restarting' : 'resumed' });
+        // The restart update answers once the run is queued, not once a concurrency slot frees up.
+        if (restart && patched(RESTART_ANSWERS_ONCE_QUEUED)) restart = null;
         continue;
       }
       // A retryable failure, a time-out or a lost worker.

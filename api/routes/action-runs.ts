@@ -141,7 +141,7 @@ export function actionRunRoutes(deps: ApiDeps): RouteDef[] {
       },
     }),
     route({
-      method: 'post', path: '/api/v1/action-runs', operationId: 'createActionRun', summary: 'Create Run', tags,
+      method: 'post', path: '/api/v1/action-runs', operationId: 'createActionRun', summary: 'Create Run', tags, creates: '/api/v1/action-runs/{run_id}',
       description: 'Validates the definition against the kind and creates the run in `pending`; it starts with `execute`. A repeated `idempotencyKey` returns the existing run with 200.',
       body: z.strictObject({
         kind: z.enum(ACTION_KINDS),
@@ -149,6 +149,11 @@ export function actionRunRoutes(deps: ApiDeps): RouteDef[] {
         concurrencyKey: z.string().min(1).max(255).nullable().optional(),
         idempotencyKey: z.string().min(1).max(255).nullable().optional(),
         parentActionRunId: z.uuid().nullable().optional(),
+      }).meta({
+        examples: [
+          { kind: 'approval_gate', definition: { title: 'Publish the quarterly report?' } },
+          { kind: 'http_request', definition: { url: 'https://example.com/api/ping', method: 'GET' }, idempotencyKey: 'ping-2026-01-01' },
+        ],
       }),
       responses: {
         201: { description: 'Created', schema: ActionRunSchema },
@@ -214,6 +219,7 @@ export function actionRunRoutes(deps: ApiDeps): RouteDef[] {
         const after = resumeCursor(ctx, query.after);
         streamSse<RunLogRow>(ctx, deps.hub, {
           runId: params.run_id,
+          key: `logs:${params.run_id}`,
           after,
           fetch: (a, limit) => deps.store.logsAfter(params.run_id, a, limit),
           event: (l) => l.event,

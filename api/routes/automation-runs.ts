@@ -101,7 +101,14 @@ export function automationRunRoutes(deps: ApiDeps, svc = new AutomationService(d
       description: 'Retries in place (same id): `from_failed` (default) re-runs failed, cancelled and never-reached steps and their downstream; `from_step` re-runs `stepKey` and its downstream; `full` re-runs every step on the pinned version. With `?dryRun=true` nothing changes and the plan is returned.',
       params: RunIdParams,
       query: z.strictObject({ dryRun: z.enum(['true', 'false']).optional() }),
-      body: z.strictObject({ mode: z.enum(['from_failed', 'from_step', 'full']).default('from_failed'), stepKey: z.string().nullable().optional() }),
+      body: z.strictObject({ mode: z.enum(['from_failed', 'from_step', 'full']).default('from_failed'), stepKey: z.string().nullable().optional() })
+        // `stepKey` comes with `from_step` and only with it (the service checks; the document says so).
+        .meta({
+          anyOf: [
+            { required: ['mode', 'stepKey'], properties: { mode: { const: 'from_step' }, stepKey: { type: 'string', minLength: 1 } } },
+            { properties: { mode: { enum: ['from_failed', 'full'] }, stepKey: { type: 'null' } } },
+          ],
+        }),
       responses: {
         200: {
           description: 'The run, back to pending (or with dryRun, the plan)',

@@ -28,6 +28,14 @@ const CreateBody = z.strictObject({
   steps: z.array(StepInput).min(1).max(200),
   schedule: ScheduleInput.nullable().optional(),
   paused: z.boolean().optional(),
+}).meta({
+  examples: [{
+    name: 'Quarterly report',
+    steps: [
+      { key: 'approve', kind: 'approval_gate', definition: { title: 'Publish the quarterly report?' } },
+      { key: 'publish', kind: 'http_request', definition: { url: 'https://example.com/reports/publish', method: 'POST' }, dependsOn: ['approve'] },
+    ],
+  }],
 });
 const PatchBody = z.strictObject({
   name: z.string().min(1).max(255).optional(),
@@ -64,7 +72,7 @@ export function automationRoutes(deps: ApiDeps, svc = new AutomationService(deps
   const current = async (a: AutomationRow) => toAutomation(a, (await svc.automations.version(a.currentVersionId))!);
   return [
     route({
-      method: 'post', path: '/api/v1/automations', operationId: 'createAutomation', summary: 'Create Automation', tags,
+      method: 'post', path: '/api/v1/automations', operationId: 'createAutomation', summary: 'Create Automation', tags, creates: '/api/v1/automations/{automation_id}',
       description: 'Saves version 1 of a DAG of steps. Validation names the step: unknown kind, invalid definition, duplicate key, unknown dependency, cycle. A schedule becomes a Temporal Schedule.',
       body: CreateBody,
       responses: { 201: { description: 'Created', schema: AutomationSchema } },
@@ -115,7 +123,7 @@ export function automationRoutes(deps: ApiDeps, svc = new AutomationService(deps
       },
     }),
     route({
-      method: 'post', path: '/api/v1/automations/{automation_id}/runs', operationId: 'startAutomationRun', summary: 'Start Run', tags,
+      method: 'post', path: '/api/v1/automations/{automation_id}/runs', operationId: 'startAutomationRun', summary: 'Start Run', tags, creates: '/api/v1/automation-runs/{run_id}',
       description: 'Starts a run of the current version (triggerType `api`, or `manual` from a browser session).',
       params: IdParams, body: z.strictObject({ input: z.unknown().optional() }),
       responses: { 201: { description: 'The run, pending', schema: AutomationRunSchema } },

@@ -12,6 +12,8 @@ import { JobRunSchema, instant, iso, listQuery, page, toJobRun } from './job-sha
 
 const tags = ['Job runs'];
 const RunParams = z.object({ runID: z.uuid() });
+/** bulk-cancel-all needs at least one of these: never "everything". */
+const BULK_FILTERS = ['job_id', 'batch_id', 'triggered_by', 'status'] as const;
 const projectQuery = { project_id: z.string().optional().describe('Defaults to the API key\'s project; another project is 404') };
 
 const EventSchema = z.object({ id: z.string(), run_id: z.uuid(), type: z.string(), level: z.string(), message: z.string(), data: z.unknown(), created_at: z.string() });
@@ -70,7 +72,8 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
         metadata_value: z.string().max(1000).optional(),
         triggered_by: z.string().max(50).optional().describe('Filter by trigger source (manual, cron, spawn, workflow, retry, event)'),
         batch_id: z.uuid().optional().describe('Filter runs by batch operation ID'),
-        payload_contains: z.string().max(10_000).optional().describe('JSON object for JSONB containment filter on run payload'),
+        payload_contains: z.string().max(10_000).optional().describe('JSON object for JSONB containment filter on run payload')
+          .meta({ contentMediaType: 'application/json', contentSchema: { type: 'object' } }),
         ...listQuery,
       }),
       responses: { 200: { description: 'Runs, newest first', schema: z.array(JobRunSchema) }, 400: { description: 'payload_contains is not a JSON object' } },
@@ -108,11 +111,12 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
       method: 'post', path: '/v1/runs/bulk-cancel-all', operationId: 'bulkCancelAllRuns', summary: 'Cancel all runs matching filters', tags,
       description: 'Needs at least one filter: never "everything".',
       query: z.object(projectQuery),
-      body: z.object({ job_id: z.uuid().optional(), batch_id: z.uuid().optional(), triggered_by: z.string().optional(), status: z.enum(JOB_STATUSES).optional() }),
+      body: z.object({ job_id: z.uuid().optional(), batch_id: z.uuid().optional(), triggered_by: z.string().optional(), status: z.enum(JOB_STATUSES).optional() })
+        .meta({ anyOf: BULK_FILTERS.map((f) => ({ required: [f], properties: { [f]: { minLength: 1 } } })) }),
       responses: { 200: { description: 'Per-run results', schema: BulkResult }, 400: { description: 'No filter given' } },
       handler: async ({ auth, query, body }) => {
         const projectId = svc.project(auth, query.project_id);
-        if (!body.job_id && !body.batch_id && !body.triggered_by && !body.status) throw new HttpError(400, 'at least one filter of job_id, batch_id, triggered_by, status is required');
+        if (!BULK_FILTERS.some((f) => body[f])) throw new HttpError(400, `at least one filter of ${BULK_FILTERS.join(', ')} is required`);
         return { body: await svc.bulkCancel(auth, await svc.activeRunIds(projectId, body)) };
       },
     }),
@@ -131,13 +135,14 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
     }),
     route({
       method: 'post', path: '/v1/runs/bulk-dlq-replay', operationId: 'bulkDlqReplayRuns', summary: 'Bulk replay dead-lettered runs', tags,
-      description: 'Exactly one of `run_ids` (up to 500) or `limit` (default 100, up to 500: the oldest dead-lettered runs).',
+      description: 'At most one of `run_ids` (up to 500) or `limit` (default 100, up to 500: the oldest dead-lettered runs).',
       query: z.object(projectQuery),
-      body: z.object({ run_ids: z.array(z.string()).min(1).max(500).optional(), limit: z.int().min(1).max(500).optional() }),
-      responses: { 200: { description: 'The replayed runs', schema: z.object({ replayed: z.array(JobRunSchema), count: z.int() }) }, 400: { description: 'Both or neither of run_ids and limit' } },
+      body: z.object({ run_ids: z.array(z.string()).min(1).max(500).optional(), limit: z.int().min(1).max(500).optional() })
+        .meta({ not: { required: ['run_ids', 'limit'] } }),
+      responses: { 200: { description: 'The replayed runs', schema: z.object({ replayed: z.array(JobRunSchema), count: z.int() }) }, 400: { description: 'Both run_ids and limit given' } },
       handler: async ({ auth, query, body }) => {
         const projectId = svc.project(auth, query.project_id);
-        if (body.run_ids && body.limit) throw new HttpError(400, 'give exactly one of run_ids and limit');
+        if (body.run_ids && body.limit !== undefined) throw new HttpError(400, 'give exactly one of run_ids and limit');
         const ids = body.run_ids ?? (await rows<{ id: string }>(deps.knex,
           `select id from runs where project_id = ? and kind = 'job' and status = 'dead_letter' order by created_at limit ?`, [projectId, body.limit ?? 100])).map((r) => r.id);
         const replayed: RunRow[] = [];
@@ -155,15 +160,15 @@ export function jobRunRoutes(deps: ApiDeps, svc = new JobRunService(deps)): Rout
     }),
     route({
       method: 'delete', path: '/v1/runs/{runID}', operationId: 'cancelRun', summary: 'Cancel a run', tags, params: RunParams,
-      description: 'Cancels a non-terminal run (400 if it is terminal) and its children.',
-      responses: { 204: { description: 'Canceled', schema: null }, 400: { description: 'The run is terminal' } },
+      description: 'Cancels a non-terminal run (409 if it is terminal) and its children.',
+      responses: { 204: { description: 'Canceled', schema: null }, 409: { description: 'The run is terminal' } },
       handler: async ({ auth, params }) => {
         await svc.cancel(auth, await svc.run(auth, params.runID));
         return { status: 204 };
       },
     }),
     route({
-      method: 'post', path: '/v1/runs/{runID}/replay', operationId: 'replayRun', summary: 'Replay a failed run', tags, params: RunParams,
+      method: 'post', path: '/v1/runs/{runID}/replay', operationId: 'replayRun', summary: 'Replay a failed run', tags, params: RunParams, creates: '/v1/runs/{runID}',
       description: 'From failed, timed_out, crashed or system_failed: a new run with attempt 1 and the same payload, tags and priority.',
       responses: { 201: { description: 'The new run', schema: JobRunSchema }, 409: { description: 'Not replayable' } },
       handler: async ({ auth, params }) => ({ status: 201, body: toJobRun(await svc.replay(auth, await svc.run(auth, params.runID))) }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isSaneInstant } from '../../core/json-safety';
+import { SANE_INSTANT, isSaneInstant } from '../../core/json-safety';
 import { JOB_STATUSES } from '../../core/run-status';
 import type { RunRow } from '../../db/entities';
 import type { JobRow, RunWithCursor } from '../../db/job-store';
@@ -73,8 +73,10 @@ export function page<T extends { cursor: string }, U>(ctxUrl: URL, items: T[], l
   return { body: pageItems.map(map), headers };
 }
 
-/** An ISO-8601 date-time both Postgres and JavaScript represent exactly. */
-export const instant = () => z.iso.datetime({ offset: true }).refine(isSaneInstant, 'must be a date-time between 1970 and 9999 with an offset within ±14:00');
+/** A date-time both Postgres and JavaScript represent exactly; the document carries the same pattern. */
+export const instant = () => z.iso.datetime({ offset: true })
+  .refine(isSaneInstant, 'must be a date-time of year 1970 to 9998 with an offset within ±14:00')
+  .meta({ pattern: SANE_INSTANT.source });
 
 export const listQuery = {
   limit: z.coerce.number().int().min(1).max(100).default(50),

@@ -5,7 +5,7 @@ import { cancelRunTree } from '../../core/cancel';
 import { isTerminal } from '../../core/run-status';
 import { parseDefinition, planAction, type AvailableKind } from '../../core/action-kinds';
 import type { RunRow } from '../../db/entities';
-import { rows, one } from '../../db/sql';
+import { boundedCount, rows, one } from '../../db/sql';
 import type { ActionRunInput } from '../../workflows/action-run.workflow';
 import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate } from '../../workflows/messages';
 import { runSearchAttributes } from '../../workflows/search-attributes';
@@ -21,6 +21,9 @@ export interface CreateActionRun {
   idempotencyKey?: string | null;
   parentActionRunId?: string | null;
 }
+
+/** The action-run list counts matching runs exactly up to this many, and estimates past it. */
+export const EXACT_TOTAL_UP_TO = 10_000;
 
 export interface ListFilter {
   actionId?: string;
@@ -197,11 +200,17 @@ export class ActionRunService {
     if (f.status) { where.push('status = ?'); vals.push(f.status); }
     if (f.parentActionRunId) { where.push('parent_id = ?'); vals.push(f.parentActionRunId); }
     const clause = where.join(' and ');
+    // The offset is skipped in the index (ids only), not by reading the skipped runs.
     const [page, count] = await Promise.all([
-      rows<RunRow>(this.deps.knex, `select * from runs where ${clause} order by created_at desc, id desc limit ? offset ?`, [...vals, f.limit, f.offset]),
-      one<{ total: string }>(this.deps.knex, `select count(*) as total from runs where ${clause}`, vals),
+      rows<RunRow>(this.deps.knex, `select runs.* from (select id, created_at from runs where ${clause} order by created_at desc, id desc limit ? offset ?) p
+        join runs using (id) order by p.created_at desc, p.id desc`, [...vals, f.limit + 1, f.offset]),
+      boundedCount(this.deps.knex, `from runs where ${clause}`, vals, EXACT_TOTAL_UP_TO),
     ]);
-    return { runs: page, total: Number(count?.total ?? 0) };
+    const runs = page.slice(0, f.limit);
+    // Past the bound `total` is an estimate, clamped to what this page proves, so hasNext stays exact.
+    const more = page.length > f.limit;
+    const total = more ? Math.max(count.count, f.offset + page.length) : runs.length ? f.offset + runs.length : Math.min(count.count, f.offset);
+    return { runs, total };
   }
 
   async users(auth: AuthContext, ids: string[]) {

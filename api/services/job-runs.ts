@@ -168,7 +168,7 @@ export class JobRunService {
 
   /** DELETE /v1/runs/{id}: cancels a non-terminal run and its children. */
   async cancel(auth: AuthContext, run: RunRow): Promise<void> {
-    if (isTerminal('job', run.status)) throw new HttpError(400, `cannot cancel run in status ${run.status}`);
+    if (isTerminal('job', run.status)) throw conflict(`cannot cancel run in status ${run.status}`);
     await cancelRunAndWait({ store: this.deps.store, client: this.deps.temporal }, run, 'canceled');
   }
 

@@ -1,11 +1,12 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { RunRow } from '../../db/entities';
-import { conflict } from '../errors';
+import { HttpError, conflict } from '../errors';
 
 /**
  * Sends a verb to a run's workflow as an update and waits for it to take effect. A validator's
  * rejection (the run is in the wrong state) is a 409 naming the status; so is a closed workflow.
+ * No worker answering in time (none running, or all busy) is a 503 the client may retry.
  */
 export async function sendRunUpdate<Args extends unknown[]>(
   temporal: Client, run: RunRow, def: UpdateDefinition<void, Args>, args: Args,
@@ -16,6 +17,9 @@ export async function sendRunUpdate<Args extends unknown[]>(
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
     if (err instanceof WorkflowNotFoundError) throw conflict(`cannot change run in status ${run.status}`);
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new HttpError(503, 'no worker answered for this run in time; retry later', { 'Retry-After': '5' });
+    }
     throw err;
   }
 }

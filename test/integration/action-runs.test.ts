@@ -1,4 +1,4 @@
-import { client, closeDb, newTenant, startRun, testStack, waitForStatus, type Api } from '../helpers/stack';
+import { client, closeDb, newTenant, sql, startRun, testStack, waitForStatus, type Api } from '../helpers/stack';
 import { json, targetServer } from '../helpers/target-server';
 
 let api: Api;
@@ -193,6 +193,21 @@ describe('list', () => {
     expect((await mine.get(`/api/v1/action-runs?parent_action_run_id=${parent.body.id}`)).body.total).toBe(3);
     expect((await mine.get('/api/v1/action-runs?status=pending&kind=approval_gate')).body.total).toBe(1);
     expect((await mine.get('/api/v1/action-runs?status=completed')).body.total).toBe(0);
+  });
+
+  it('estimates the total past 10,000 runs, keeping hasNext exact to the last page', async () => {
+    const { api: many, tenant } = await newTenant('list-many');
+    await sql(`insert into runs (id, root_id, kind, executor, organization_id, project_id, status, created_at)
+      select id, id, 'action', 'http_request', ?, ?, 'completed', now() - i * interval '1 second'
+      from (select gen_random_uuid() as id, i from generate_series(1, 10050) i) g`, [tenant.organizationId, tenant.projectId]);
+    const first = await many.get('/api/v1/action-runs');
+    expect(first.body).toMatchObject({ total: expect.any(Number), hasNext: true });
+    expect(first.body.total).toBeGreaterThan(10_000);
+    const last = await many.get('/api/v1/action-runs?offset=10000');
+    expect(last.body).toMatchObject({ total: 10_050, hasNext: false });
+    expect(last.body.runs).toHaveLength(50);
+    const past = await many.get('/api/v1/action-runs?offset=20000');
+    expect(past.body).toMatchObject({ runs: [], hasNext: false });
   });
 });
 

@@ -211,7 +211,7 @@ describe('job runs', () => {
     expect((await api.delete(`/v1/runs/${t.id}`)).status).toBe(204);
     await waitRun(t.id, 'canceled');
     await waitRun(spawn.body.run_id, 'canceled');
-    expect((await api.delete(`/v1/runs/${t.id}`)).status).toBe(400);
+    expect((await api.delete(`/v1/runs/${t.id}`)).status).toBe(409);
   });
 
   it('returns the parent to executing when an awaited child finishes', async () => {
@@ -421,6 +421,23 @@ describe('bulk and lists', () => {
     expect(all[all.length - 1]).toMatchObject({ event: 'status', data: { data: { to: 'completed', terminal: true } } });
     const resumed = await readSseFrom(base, key, `/v1/runs/${t.id}/stream`, { 'last-event-id': all[1].id });
     expect(resumed.map((e) => e.id)).toEqual(all.slice(2).map((e) => e.id));
+  });
+
+  it('sends every event once and in order to each of many subscribers of a run', async () => {
+    const job = await createJob('/fanned');
+    ep.on('/fanned', () => ({ status: 202 }));
+    const t = await trigger(job.id);
+    const [d] = await dispatched(t.id);
+    await waitRun(t.id, 'executing');
+    const streams = Array.from({ length: 25 }, () => readSseFrom(testStack().apiUrl, key, `/v1/runs/${t.id}/stream`));
+    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => sdk(t.id, d.token, 'log', { message: `line ${i}` })));
+    await sdk(t.id, d.token, 'complete', { result: 'done' });
+    const got = await Promise.all(streams);
+    const ids = got[0].map((e) => e.id);
+    expect(got[0].filter((e) => e.event === 'log')).toHaveLength(20);
+    expect(ids).toEqual([...ids].sort((a, b) => Number(a) - Number(b)));
+    for (const events of got) expect(events.map((e) => e.id)).toEqual(ids);
   });
 
   it('answers 404 for another project\'s runs and jobs, and for a foreign project_id', async () => {
