@@ -38,7 +38,8 @@ export function createHousekeepingActivities({ store, client, retentionDays, rec
      */
     async reconcileRuns({ olderThanSecs = reconcileAfterSecs, batch = 200 }: { olderThanSecs?: number; batch?: number } = {}): Promise<{ rowsRepaired: number; workflowsTerminated: number }> {
       const stale = await rows<RunRow>(store.knex,
-        `select * from runs where not (status = any(?)) and not (kind = 'action' and status = 'pending')
+        // completed_at is null exactly for non-terminal runs; it lets the partial index runs_open_updated_at serve this.
+        `select * from runs where completed_at is null and not (status = any(?)) and not (kind = 'action' and status = 'pending')
            and updated_at < now() - make_interval(secs => ?) order by updated_at limit ?`,
         [ALL_TERMINAL_STATUSES, olderThanSecs, batch]);
       let rowsRepaired = 0;

@@ -12,10 +12,12 @@ export const FULL = process.env.RESILIENCE === 'full';
 export const scale = (full: number, short: number): number => (FULL ? full : short);
 
 /** Waits until every run of `jobId` is terminal (and there are at least `n`), then returns the counts by status. */
-export async function settledJobRuns(jobId: string, n: number, timeoutMs = 300_000): Promise<Record<string, number>> {
+export type Query = (text: string, bindings?: unknown[]) => Promise<any[]>;
+
+export async function settledJobRuns(jobId: string, n: number, timeoutMs = 300_000, db: Query = sql): Promise<Record<string, number>> {
   const terminal = ['completed', 'failed', 'dead_letter', 'crashed', 'system_failed', 'timed_out', 'canceled', 'expired'];
   const rows = await waitFor(
-    () => sql(`select status, count(*)::int as n from runs where target_id = ? group by status`, [jobId]),
+    () => db(`select status, count(*)::int as n from runs where target_id = ? group by status`, [jobId]),
     (rs) => rs.reduce((t: number, r: any) => t + r.n, 0) >= n && rs.every((r: any) => terminal.includes(r.status)),
     timeoutMs, `${n} runs of job ${jobId} to finish`,
   );
@@ -26,9 +28,9 @@ export async function settledJobRuns(jobId: string, n: number, timeoutMs = 300_0
  * Nothing done twice: every attempt a run recorded reached the endpoint exactly once, and the last
  * one the endpoint saw is the run's attempt (a lost worker's attempt is re-dispatched as the next).
  */
-export async function expectEachAttemptOnce(ep: Awaited<ReturnType<typeof jobEndpoint>>, jobId: string): Promise<void> {
+export async function expectEachAttemptOnce(ep: Awaited<ReturnType<typeof jobEndpoint>>, jobId: string, db: Query = sql): Promise<void> {
   const problems: string[] = [];
-  for (const run of await sql('select id, attempt from runs where target_id = ?', [jobId])) {
+  for (const run of await db('select id, attempt from runs where target_id = ?', [jobId])) {
     const seen = ep.for(run.id).map((d) => d.attempt);
     if (new Set(seen).size !== seen.length || Math.max(...seen) !== run.attempt) problems.push(`${run.id}: attempt ${run.attempt}, endpoint saw ${seen.join(',')}`);
   }

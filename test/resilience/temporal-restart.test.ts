@@ -2,11 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startTemporalDevServer } from '../../scripts/stack';
 import { jobEndpoint } from '../helpers/job-endpoint';
-import { expectEachAttemptOnce, scale, settledJobRuns, triggerBurst } from '../helpers/resilience';
-import { client, closeDb, newTenant, spawnApi, spawnWorker, stopProcess, testStack, waitFor } from '../helpers/stack';
+import { initOrm } from '../../db/orm';
+import { expectEachAttemptOnce, scale, settledJobRuns, triggerBurst, type Query } from '../helpers/resilience';
+import { client, closeDb, spawnApi, spawnWorker, sql, stopProcess, testStack, waitFor } from '../helpers/stack';
 
 /**
- * A Temporal dev server of this test's own (an API and a worker use it; Postgres is the shared one)
+ * A Temporal dev server of this test's own, with a database of its own in the shared Postgres (one
+ * Temporal per database, as deployed: another cluster's reconciler would take these runs for lost), an API and a worker
  * is stopped with runs in flight and started again on the same database file. Acknowledged: triggers
  * answered 2xx, before and after the outage. Checked: during the outage triggers answer 503 within
  * 10 s (never 500); afterwards every acknowledged run completes and no attempt reached the endpoint twice.
@@ -21,11 +23,15 @@ it(`continues ${RUNS} in-flight runs after the Temporal server is stopped for ${
   const [port, uiPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const devServer = () => startTemporalDevServer({ dataDir: dir, port, uiPort, namespace: testStack().namespace, log: () => undefined });
   let temporal = await devServer();
-  const env = { TEMPORAL_ADDRESS: temporal.address };
-  const queue = `temporal-restart-${Date.now()}`;
-  const { key } = await newTenant('temporal-restart', { taskQueue: queue });
-  const worker = spawnWorker(queue, 'restart-worker', env);
+  const dbName = `restart_${Date.now()}`;
+  await sql(`create database ${dbName}`);
+  const databaseUrl = Object.assign(new URL(testStack().databaseUrl), { pathname: `/${dbName}` }).toString();
+  const key = `tw_restart_${Date.now()}`;
+  const env = { TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: databaseUrl, TIDEWAY_SKIP_MIGRATIONS: '', BOOTSTRAP_API_KEY: key };
   const api = await spawnApi(apiPort, 'restart-api', env);
+  const worker = spawnWorker(testStack().taskQueue, 'restart-worker', env);
+  const orm = await initOrm({ databaseUrl, poolMax: 2 });
+  const query: Query = async (text, bindings = []) => (await orm.em.getConnection().getKnex().raw(text, bindings as never)).rows;
   const http = client(key, `http://127.0.0.1:${apiPort}`);
   const ep = await jobEndpoint();
   try {
@@ -45,11 +51,13 @@ it(`continues ${RUNS} in-flight runs after the Temporal server is stopped for ${
 
     const after = await triggerBurst(() => http, job.id, 20, 5);
     expect(after.acknowledged).toHaveLength(20);
-    expect(await settledJobRuns(job.id, RUNS + 20, 300_000)).toEqual({ completed: RUNS + 20 });
-    await expectEachAttemptOnce(ep, job.id);
+    expect(await settledJobRuns(job.id, RUNS + 20, 300_000, query)).toEqual({ completed: RUNS + 20 });
+    await expectEachAttemptOnce(ep, job.id, query);
   } finally {
     await Promise.all([stopProcess(worker), stopProcess(api)]);
     await temporal.proc.stop();
+    await orm.close();
+    await sql(`drop database ${dbName} with (force)`);
     await ep.close();
   }
 }, 600_000);
