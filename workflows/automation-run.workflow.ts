@@ -1,6 +1,6 @@
 import {
   CancellationScope, ParentClosePolicy, ChildWorkflowCancellationType, condition, executeChild, isCancellation,
-  proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+  patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo, type RetryPolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { StepDefinition } from '../db/automation-store';
@@ -32,10 +32,10 @@ type StepState =
   | { status: 'completed'; result: unknown; branch: string | null }
   | { status: 'failed' | 'cancelled' | 'skipped' };
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['IllegalTransition', 'RunNotFound'] },
-});
+const storeRetry: RetryPolicy = { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['IllegalTransition', 'RunNotFound'] };
+const remoteActs = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: storeRetry });
+/** The run's and its steps' row writes as local activities: no task round trip through the server per write. */
+const localActs = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', localRetryThreshold: '10 seconds', retry: storeRetry });
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
 
@@ -46,6 +46,8 @@ const TERMINAL = ['completed', 'failed', 'cancelled'];
  */
 export async function automationRunWorkflow(input: AutomationRunInput): Promise<unknown> {
   const { runId } = input;
+  // Runs started before this change keep writing through remote activities.
+  const acts = patched('automation-store-local-activities') ? localActs : remoteActs;
   let status = 'pending';
   let seq = 0;
   const dedupeKey = (what = 'status') => `${workflowInfo().runId}:${what}:${seq++}`;
