@@ -110,20 +110,23 @@ export function createJobActivities({ store, jobs, runTokenSecret: fromEnv, work
       let response: Awaited<ReturnType<typeof post>> | null = null;
       const refusal = egressRefusal(input.endpointUrl, egress);
       try {
-        // A refused destination stays refused: no retry.
-        if (refusal) throw Object.assign(new Error(refusal), { code: 'EGRESS_DENIED' });
-        response = await post(input.endpointUrl, body, headers, input.timeoutSecs * 1000, ctx.cancellationSignal);
-        const s = response.status;
-        const parsed = parse(response.body, response.headers['content-type'] as string | undefined);
-        if (s === 202) result = { outcome: 'accepted', status: s, retryable: true };
-        else if (s >= 200 && s < 300) result = { outcome: 'completed', status: s, result: parsed, retryable: false };
-        else result = { outcome: 'error', status: s, retryable: s === 408 || s === 429 || s >= 500, error: `HTTP ${s} from ${new URL(input.endpointUrl).host}` };
+        if (refusal) {
+          // A refused destination stays refused: no retry.
+          result = { outcome: 'error', retryable: false, error: `request failed: ${refusal}` };
+        } else {
+          response = await post(input.endpointUrl, body, headers, input.timeoutSecs * 1000, ctx.cancellationSignal);
+          const s = response.status;
+          const parsed = parse(response.body, response.headers['content-type'] as string | undefined);
+          if (s === 202) result = { outcome: 'accepted', status: s, retryable: true };
+          else if (s >= 200 && s < 300) result = { outcome: 'completed', status: s, result: parsed, retryable: false };
+          else result = { outcome: 'error', status: s, retryable: s === 408 || s === 429 || s >= 500, error: `HTTP ${s} from ${new URL(input.endpointUrl).host}` };
+        }
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
         const code = (err as { code?: string }).code;
         result = code === 'ETIMEDOUT_ATTEMPT'
           ? { outcome: 'timeout', retryable: true, error: `request timed out after ${input.timeoutSecs} s` }
-          : { outcome: 'error', retryable: code !== 'EGRESS_DENIED', error: `request failed: ${code === 'EGRESS_DENIED' ? (err as Error).message : code ?? (err as Error).message}` };
+          : { outcome: 'error', retryable: true, error: `request failed: ${code ?? (err as Error).message}` };
       } finally {
         clearInterval(beat);
       }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initOrm, type Orm } from '../../db/orm';
@@ -174,4 +175,9 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
 export async function sql(text: string, bindings: unknown[] = []): Promise<any[]> {
   const knex = (await db()).em.getConnection().getKnex();
   return (await knex.raw(text, bindings as never)).rows;
+}
+
+/** A Temporal client on the stack's server and namespace; the caller closes its connection. */
+export async function temporalClient(): Promise<Client> {
+  return new Client({ connection: await Connection.connect({ address: testStack().temporalAddress }), namespace: testStack().namespace });
 }

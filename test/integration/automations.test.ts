@@ -1,5 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
-import { closeDb, newTenant, startRun, testStack, waitFor, waitForStatus, type Api } from '../helpers/stack';
+import { closeDb, newTenant, startRun, temporalClient, testStack, waitFor, waitForStatus, type Api } from '../helpers/stack';
 import { readSseFrom } from '../helpers/sse';
 import { json, targetServer } from '../helpers/target-server';
 
@@ -109,7 +108,7 @@ describe('running a DAG', () => {
     const r = await run(a.id);
     await waitForRun(r.id, 'completed');
     const actionRunId = (await steps(r.id)).steps[0].actionRunId;
-    const client = new Client({ connection: await Connection.connect({ address: testStack().temporalAddress }), namespace: testStack().namespace });
+    const client = await temporalClient();
     try {
       const desc = await client.workflow.getHandle(actionRunId).describe();
       expect(desc.parentExecution?.workflowId).toBe(r.id);
@@ -272,7 +271,7 @@ describe('events', () => {
 describe('triggers', () => {
   it('runs on a schedule, and pausing the automation pauses its schedule', async () => {
     const a = await createAutomation({ steps: [branch('a', '1')], schedule: { cron: '0 6 * * 1-5', timezone: 'Europe/Paris' } });
-    const client = new Client({ connection: await Connection.connect({ address: testStack().temporalAddress }), namespace: testStack().namespace });
+    const client = await temporalClient();
     const schedule = client.schedule.getHandle(`tideway-automation:${a.id}`);
     const spec = (await schedule.describe()).spec;
     expect(spec.timezone).toBe('Europe/Paris');

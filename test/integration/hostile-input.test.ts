@@ -49,6 +49,15 @@ const readyz = async () => {
   await res.text();
   return { status: res.status, ms: performance.now() - started };
 };
+/** Keeps `drip`ping every `everyMs` until the server closes the connection: a 408, within a second or two of `timeoutMs`. */
+async function expectDroppedAfter(conn: ReturnType<typeof rawConnection>, timeoutMs: number, drip: () => void, everyMs: number) {
+  const timer = setInterval(drip, everyMs);
+  const ms = await conn.closed;
+  clearInterval(timer);
+  expect(conn.received).toMatch(/^HTTP\/1\.1 408 /);
+  expect(ms).toBeGreaterThanOrEqual(timeoutMs - 100);
+  expect(ms).toBeLessThan(timeoutMs + 2_500);
+}
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 describe('bodies', () => {
@@ -105,23 +114,13 @@ describe('headers and slow clients', () => {
   it('drops a client sending its headers a byte a second (408 after the headers timeout)', async () => {
     const conn = rawConnection(port);
     await conn.write('GET /readyz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
-    const drip = setInterval(() => conn.socket.write('a'), 1000);
-    const ms = await conn.closed;
-    clearInterval(drip);
-    expect(conn.received).toMatch(/^HTTP\/1\.1 408 /);
-    expect(ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 100);
-    expect(ms).toBeLessThan(HEADERS_TIMEOUT_MS + 2_500);
+    await expectDroppedAfter(conn, HEADERS_TIMEOUT_MS, () => conn.socket.write('a'), 1000);
   });
 
   it('drops a client trickling its body (408 after the request timeout)', async () => {
     const conn = rawConnection(port);
     await conn.write(head('POST', '/v1/jobs', { 'content-type': 'application/json', 'content-length': 1000 }));
-    const drip = setInterval(() => conn.socket.write(' '), 500);
-    const ms = await conn.closed;
-    clearInterval(drip);
-    expect(conn.received).toMatch(/^HTTP\/1\.1 408 /);
-    expect(ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
-    expect(ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
+    await expectDroppedAfter(conn, REQUEST_TIMEOUT_MS, () => conn.socket.write(' '), 500);
   });
 
   it('keeps idle keep-alive connections and event streams open past both timeouts', async () => {

@@ -1,12 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { newId } from '../../core/ids';
-import { closeDb, newTenant, sql, testStack, waitFor } from '../helpers/stack';
+import { closeDb, newTenant, sql, temporalClient, testStack, waitFor } from '../helpers/stack';
 import { runHousekeeping } from '../helpers/resilience';
 import { runSearchAttributes } from '../../workflows/search-attributes';
 
 let client: Client;
 beforeAll(async () => {
-  client = new Client({ connection: await Connection.connect({ address: testStack().temporalAddress }), namespace: testStack().namespace });
+  client = await temporalClient();
 });
 afterAll(async () => {
   await client.connection.close();

@@ -37,6 +37,15 @@ const waitRun = (id: string, statuses: string | string[], timeoutMs = 30_000) =>
 const sdk = (runId: string, token: string, path: string, body?: unknown, method = 'POST') =>
   client(null).request(method, `/v1/sdk/runs/${runId}/${path}`, body, { 'x-run-token': token });
 const dispatched = (runId: string, n = 1) => waitFor(async () => ep.for(runId), (d) => d.length >= n, 30_000, `dispatch ${n} of ${runId}`);
+/** A run of a new job whose endpoint answers 202, once it is executing: its dispatch carries the run token. */
+async function executingAsyncRun(path: string, body: Record<string, unknown> = {}) {
+  const job = await createJob(path);
+  ep.on(path, () => ({ status: 202 }));
+  const t = await trigger(job.id, body);
+  const [d] = await dispatched(t.id);
+  await waitRun(t.id, 'executing');
+  return { job, t, d };
+}
 
 describe('jobs', () => {
   it('creates, reads, updates, lists and deletes jobs, with validation', async () => {
@@ -78,11 +87,7 @@ describe('job runs', () => {
   });
 
   it('takes callbacks during an async (202) run, then completes through complete', async () => {
-    const job = await createJob('/async');
-    ep.on('/async', () => ({ status: 202 }));
-    const t = await trigger(job.id, { payload: { x: 1 } });
-    const [d] = await dispatched(t.id);
-    await waitRun(t.id, 'executing');
+    const { t, d } = await executingAsyncRun('/async', { payload: { x: 1 } });
     expect((await sdk(t.id, d.token, 'heartbeat', {})).status).toBe(200);
     expect((await sdk(t.id, d.token, 'log', { message: 'hello', level: 'warn' })).status).toBe(201);
     expect((await sdk(t.id, d.token, 'progress', { percent: 50, message: 'half' })).status).toBe(200);
@@ -165,11 +170,7 @@ describe('job runs', () => {
   });
 
   it('fails by an explicit fail call, and replay makes a new run with attempt 1', async () => {
-    const job = await createJob('/async-fail');
-    ep.on('/async-fail', () => ({ status: 202 }));
-    const t = await trigger(job.id, { payload: { p: 1 }, tags: { t: '1' }, priority: 3 });
-    const [d] = await dispatched(t.id);
-    await waitRun(t.id, 'executing');
+    const { t, d } = await executingAsyncRun('/async-fail', { payload: { p: 1 }, tags: { t: '1' }, priority: 3 });
     await sdk(t.id, d.token, 'fail', { error: 'bad input' });
     const failed = await waitRun(t.id, 'failed');
     expect(failed.error).toBe('bad input');
@@ -316,11 +317,7 @@ describe('job runs', () => {
   });
 
   it('continues a run as a new one with lineage', async () => {
-    const job = await createJob('/chain');
-    ep.on('/chain', () => ({ status: 202 }));
-    const t = await trigger(job.id, { payload: { step: 1 } });
-    const [d] = await dispatched(t.id);
-    await waitRun(t.id, 'executing');
+    const { t, d } = await executingAsyncRun('/chain', { payload: { step: 1 } });
     const next = await sdk(t.id, d.token, 'continue', { payload: { step: 2 } });
     expect(next.body).toMatchObject({ lineage_depth: 1 });
     await sdk(t.id, d.token, 'complete', {});
@@ -333,11 +330,7 @@ describe('job runs', () => {
   });
 
   it('records dispatch requests and responses as events in debug mode', async () => {
-    const job = await createJob('/dbg');
-    ep.on('/dbg', () => ({ status: 202 }));
-    const t = await trigger(job.id);
-    const [d] = await dispatched(t.id);
-    await waitRun(t.id, 'executing');
+    const { t, d } = await executingAsyncRun('/dbg');
     expect((await api.post(`/v1/runs/${t.id}/debug`, { debug_mode: true })).status).toBe(204);
     await api.post(`/v1/runs/${t.id}/restart`, {});
     await dispatched(t.id, 2);
@@ -391,11 +384,7 @@ describe('bulk and lists', () => {
     expect(res.body.count).toBeGreaterThanOrEqual(1);
     expect(res.body.replayed.some((r: any) => r.id === a.id)).toBe(true);
     await waitRun(a.id, 'dead_letter');
-    const failJob = await createJob('/async-f');
-    ep.on('/async-f', () => ({ status: 202 }));
-    const f = await trigger(failJob.id);
-    const [d] = await dispatched(f.id);
-    await waitRun(f.id, 'executing');
+    const { t: f, d } = await executingAsyncRun('/async-f');
     await sdk(f.id, d.token, 'fail', { error: 'x' });
     await waitRun(f.id, 'failed');
     const replayed = await api.post('/v1/runs/bulk-replay', { run_ids: [f.id, a.id] });
@@ -404,11 +393,7 @@ describe('bulk and lists', () => {
   });
 
   it('streams status changes and events, resumable, closing at the end', async () => {
-    const job = await createJob('/streamed');
-    ep.on('/streamed', () => ({ status: 202 }));
-    const t = await trigger(job.id);
-    const [d] = await dispatched(t.id);
-    await waitRun(t.id, 'executing');
+    const { t, d } = await executingAsyncRun('/streamed');
     const base = testStack().apiUrl;
     const chunks = readSseFrom(base, key, `/v1/runs/${t.id}/stream/chunks`);
     await new Promise((r) => setTimeout(r, 300));
@@ -424,11 +409,7 @@ describe('bulk and lists', () => {
   });
 
   it('sends every event once and in order to each of many subscribers of a run', async () => {
-    const job = await createJob('/fanned');
-    ep.on('/fanned', () => ({ status: 202 }));
-    const t = await trigger(job.id);
-    const [d] = await dispatched(t.id);
-    await waitRun(t.id, 'executing');
+    const { t, d } = await executingAsyncRun('/fanned');
     const streams = Array.from({ length: 25 }, () => readSseFrom(testStack().apiUrl, key, `/v1/runs/${t.id}/stream`));
     await new Promise((r) => setTimeout(r, 300));
     await Promise.all(Array.from({ length: 20 }, (_, i) => sdk(t.id, d.token, 'log', { message: `line ${i}` })));

@@ -1,8 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { freePort } from '../../scripts/stack';
 import { jobEndpoint } from '../helpers/job-endpoint';
 import { expectEachAttemptOnce, runHousekeeping, scale, settledJobRuns, triggerBurst } from '../helpers/resilience';
-import { client as apiClient, closeDb, newTenant, spawnApi, sql, stopProcess, testStack } from '../helpers/stack';
+import { client as apiClient, closeDb, newTenant, spawnApi, sql, stopProcess, temporalClient } from '../helpers/stack';
 
 /**
  * Acknowledged: a trigger answered 2xx. The API is killed (-9) in the middle of a burst and a new
@@ -14,7 +14,7 @@ const TRIGGERS = scale(1000, 300);
 
 let temporal: Client;
 beforeAll(async () => {
-  temporal = new Client({ connection: await Connection.connect({ address: testStack().temporalAddress }), namespace: testStack().namespace });
+  temporal = await temporalClient();
 });
 afterAll(async () => {
   await temporal.connection.close();
